@@ -1,0 +1,111 @@
+// Shared helpers for the frontend importer/exporter tests.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, expect } from 'vitest';
+import { SsmcError, type ErrorCode } from '../../src/errors.ts';
+import { expectedTensors, type Checkpoint, type MambaConfig } from '../../src/frontend/checkpoint.ts';
+import type { RawTensor } from '../../src/frontend/raw-tensor.ts';
+import { Prng } from '../../src/util/prng.ts';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FC_SEED = Number(process.env.FC_SEED ?? 42);
+
+/** ../shared/fixtures beside the repo, else fixtures/ inside it. */
+export function fixturesDir(): string {
+  const shared = resolve(repoRoot, '../shared/fixtures');
+  return existsSync(shared) ? shared : join(repoRoot, 'fixtures');
+}
+
+export const SHAKESPEARE = join(fixturesDir(), 'mamba-shakespeare-s');
+
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed after the test file. */
+export function tmpDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ssmc-frontend-'));
+  made.push(d);
+  return d;
+}
+
+/** Runs fn, expects an SsmcError with `code` whose message contains every `parts`. */
+export function expectError(fn: () => unknown, code: ErrorCode, ...parts: string[]): SsmcError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${code}`).toBeInstanceOf(SsmcError);
+  const err = caught as SsmcError;
+  expect(err.code, err.message).toBe(code);
+  for (const p of parts) expect(err.message).toContain(p);
+  return err;
+}
+
+/** path -> mtime + sha256 of every file under `root` (recursively). */
+export function snapshot(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const n of readdirSync(p).sort()) walk(join(p, n));
+    } else {
+      out.set(p, `${st.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+export function bytesOf(t: RawTensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+export function expectSameTensors(a: Checkpoint, b: Checkpoint): void {
+  expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
+  for (const [name, t] of a.tensors) {
+    const u = b.tensors.get(name)!;
+    expect(u.dtype, name).toBe(t.dtype);
+    expect(u.shape, name).toEqual(t.shape);
+    expect(Buffer.compare(Buffer.from(bytesOf(u)), Buffer.from(bytesOf(t))), name).toBe(0);
+  }
+}
+
+/** Small valid Mamba-1 configs (expand 2, as llama.cpp requires). */
+export const smallConfig: fc.Arbitrary<MambaConfig> = fc
+  .record({
+    dModel: fc.integer({ min: 1, max: 24 }),
+    nLayer: fc.integer({ min: 1, max: 3 }),
+    vocabSize: fc.integer({ min: 1, max: 300 }),
+    dState: fc.integer({ min: 1, max: 8 }),
+    dConv: fc.integer({ min: 1, max: 5 }),
+    dtRank: fc.integer({ min: 1, max: 6 }),
+    tiedHead: fc.boolean(),
+    convBias: fc.boolean(),
+  })
+  .map((r) => ({ ...r, expand: 2, dInner: 2 * r.dModel, normEps: 1e-5, projBias: false }));
+
+/**
+ * Random f32 tensors for `c`; A comes from an f32 A_log, as in every real checkpoint (an
+ * arbitrary f32 A is not always reachable through f32(-exp(f32 A_log))).
+ */
+export function randomCheckpoint(c: MambaConfig, seed: number): Checkpoint {
+  const rng = new Prng(seed, 'test');
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, shape] of expectedTensors(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      data[i] = name.endsWith('.A') ? -Math.exp(Math.fround(rng.uniform(-3, 3))) : rng.uniform(-1, 1);
+    }
+    tensors.set(name, { dtype: 'f32', shape, data });
+  }
+  return { format: 'synthetic', config: c, tensors, source: `random:${seed}` };
+}
