@@ -442,10 +442,16 @@ class ByteWriter {
     return at;
   }
 
-  bytes(b: Uint8Array): void { this.buf.set(b, this.room(b.length)); }
-  u32(v: number): void { this.view.setUint32(this.room(4), v, true); }
-  i32(v: number): void { this.view.setInt32(this.room(4), v, true); }
-  u64(v: bigint): void { this.view.setBigUint64(this.room(8), v, true); }
+  // room() may swap buf/view for bigger ones: reserve first, then write.
+  private put(n: number, write: (d: DataView, at: number) => void): void {
+    const at = this.room(n);
+    write(this.view, at);
+  }
+
+  bytes(b: Uint8Array): void { const at = this.room(b.length); this.buf.set(b, at); }
+  u32(v: number): void { this.put(4, (d, at) => d.setUint32(at, v, true)); }
+  i32(v: number): void { this.put(4, (d, at) => d.setInt32(at, v, true)); }
+  u64(v: bigint): void { this.put(8, (d, at) => d.setBigUint64(at, v, true)); }
   string(s: string): void {
     const b = ByteWriter.utf8.encode(s);
     this.u64(BigInt(b.length));
@@ -456,17 +462,17 @@ class ByteWriter {
 
   item(t: GgufItemType, v: number | bigint | boolean | string): void {
     switch (t) {
-      case 'u8': this.view.setUint8(this.room(1), v as number); break;
-      case 'i8': this.view.setInt8(this.room(1), v as number); break;
-      case 'u16': this.view.setUint16(this.room(2), v as number, true); break;
-      case 'i16': this.view.setInt16(this.room(2), v as number, true); break;
+      case 'u8': this.put(1, (d, at) => d.setUint8(at, v as number)); break;
+      case 'i8': this.put(1, (d, at) => d.setInt8(at, v as number)); break;
+      case 'u16': this.put(2, (d, at) => d.setUint16(at, v as number, true)); break;
+      case 'i16': this.put(2, (d, at) => d.setInt16(at, v as number, true)); break;
       case 'u32': this.u32(v as number); break;
       case 'i32': this.i32(v as number); break;
-      case 'f32': this.view.setFloat32(this.room(4), v as number, true); break;
-      case 'f64': this.view.setFloat64(this.room(8), v as number, true); break;
+      case 'f32': this.put(4, (d, at) => d.setFloat32(at, v as number, true)); break;
+      case 'f64': this.put(8, (d, at) => d.setFloat64(at, v as number, true)); break;
       case 'u64': this.u64(v as bigint); break;
-      case 'i64': this.view.setBigInt64(this.room(8), v as bigint, true); break;
-      case 'bool': this.view.setUint8(this.room(1), v ? 1 : 0); break;
+      case 'i64': this.put(8, (d, at) => d.setBigInt64(at, v as bigint, true)); break;
+      case 'bool': this.put(1, (d, at) => d.setUint8(at, v ? 1 : 0)); break;
       case 'string': this.string(v as string); break;
     }
   }
