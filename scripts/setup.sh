@@ -20,4 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
+# llama.cpp (prebuilt CPU build inside node-llama-cpp): the benchmark baseline and the
+# loader the tests use to check our GGUF exports.
+npm ci --prefix bench --no-audit --no-fund
 echo "setup: done"

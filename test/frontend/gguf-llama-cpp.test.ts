@@ -1,7 +1,6 @@
 // Loads our GGUF exports in a real llama.cpp and compares its next-byte distributions with
-// the fixture's reference logits. llama.cpp comes from node-llama-cpp, which is not a project
-// dependency: set SSMC_NODE_LLAMA_CPP to a folder where `npm i -E node-llama-cpp@3.21.1` was
-// run. Skipped otherwise.
+// the fixture's reference logits. llama.cpp comes from node-llama-cpp@3.21.1, installed
+// into bench/ by `npm run setup` (SSMC_NODE_LLAMA_CPP may point at another install).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,12 +9,16 @@ import { writeGgufMamba } from '../../src/frontend/gguf-mamba.ts';
 import { loadHfFolder } from '../../src/frontend/hf-import.ts';
 import { writeSynthModel } from '../../src/frontend/synth.ts';
 import { SHAKESPEARE, tmpDir } from './_helpers.ts';
+import { repoRoot } from '../helpers/paths.ts';
 
-const dir = process.env.SSMC_NODE_LLAMA_CPP;
-const entry = dir ? join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js') : '';
-const available = !!dir && existsSync(entry);
+const dir = process.env.SSMC_NODE_LLAMA_CPP ?? join(repoRoot, 'bench');
+const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
 
-describe.skipIf(!available)('llama.cpp loads our GGUF files', () => {
+describe('llama.cpp loads our GGUF files', () => {
+  it('is installed (npm run setup)', () => {
+    expect(existsSync(entry), `${entry} missing: run npm run setup`).toBe(true);
+  });
+
   it('reproduces the fixture reference distributions (f32 and f16) and tokenizes bytes', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const { getLlama } = (await import(pathToFileURL(entry).href)) as any;
