@@ -1,0 +1,13 @@
+// The built-in passes, registered through the same public `registerPass` user passes
+// call. pipeline.ts imports this module, so resolving a pipeline always sees them
+// (whichever module of src/passes a caller imports first). A new built-in pass is one
+// file plus one line here.
+import { cse } from './cse.ts';
+import { dce } from './dce.ts';
+import { registerPass } from './pass.ts';
+
+export const builtinPasses = [dce, cse] as const;
+
+for (const p of builtinPasses) registerPass(p);
+
+export { cse, dce };
