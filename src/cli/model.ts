@@ -1,0 +1,43 @@
+// Resolving the MODEL argument of commands into a checkpoint or a parsed IR graph.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { SsmcError } from '../errors.ts';
+import type { Checkpoint } from '../frontend/checkpoint.ts';
+import { loadCheckpoint } from '../frontend/load.ts';
+import type { Graph } from '../ir/graph.ts';
+import { parseGraph } from '../ir/text/index.ts';
+import { InterpRunner } from '../backends/interp/runner.ts';
+import { buildMambaGraph } from '../frontend/mamba-graph.ts';
+import type { ModelRunner } from '../runtime/runner.ts';
+
+export const IR_EXTENSIONS = ['.ir', '.ssmc'];
+
+export function isIrFile(path: string): boolean {
+  return IR_EXTENSIONS.some((e) => path.endsWith(e)) && existsSync(path) && statSync(path).isFile();
+}
+
+export function readIrFile(path: string): Graph {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SsmcError('E_IO', `cannot read: ${(e as Error).message}`, { file: path });
+  }
+  return parseGraph(text, { file: path }).graph;
+}
+
+export function loadModel(path: string): Checkpoint {
+  if (isIrFile(path)) throw new SsmcError('E_UNSUPPORTED', 'an IR text file carries no weights; pass a model folder, .safetensors or .gguf file', { file: path });
+  return loadCheckpoint(path);
+}
+
+export type BackendName = 'interp';
+export const BACKENDS: readonly BackendName[] = ['interp'];
+
+export function makeRunner(ck: Checkpoint, backend: BackendName): ModelRunner {
+  switch (backend) {
+    case 'interp':
+      return new InterpRunner(buildMambaGraph(ck, { mode: 'decode' }), {
+        prefillGraph: (L) => buildMambaGraph(ck, { mode: 'prefill', seqLen: L }),
+      });
+  }
+}
