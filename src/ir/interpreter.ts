@@ -24,6 +24,7 @@ export class Interpreter implements EvalContext {
   readonly graph: Graph;
   readonly #weights = new Map<string, Tensor>();
   readonly #plans = new WeakMap<Region, Step[]>();
+  #decls?: Map<string, Value>;
 
   constructor(graph: Graph) {
     this.graph = graph;
@@ -77,7 +78,8 @@ export class Interpreter implements EvalContext {
   #weight(name: string): Tensor {
     let t = this.#weights.get(name);
     if (t) return t;
-    const decl = this.graph.weights.find((w) => w.name === name);
+    this.#decls ??= new Map(this.graph.weights.map((w) => [w.name, w]));
+    const decl = this.#decls.get(name);
     if (!decl) throw new SsmcError('E_EVAL', `value %${name} is not defined`);
     t = { type: decl.type, data: weightToF32(this.graph.weightData.get(name), decl.type.dtype) };
     this.#weights.set(name, t);

@@ -109,8 +109,12 @@ export function verify(graph: Graph, opts: VerifyOptions = {}): Diagnostic[] {
       }
       for (const v of node.outputs) declare(v, scope, node);
     }
+    const yielded = new Set<string>();
     region.outputs.forEach((name) => {
       if (!scope.has(name)) at(region, `output %${name} is not defined`);
+      // Results are returned by name: a repeated output would shadow itself.
+      if (yielded.has(name)) at(region, `output %${name} is listed more than once`);
+      yielded.add(name);
     });
   };
 

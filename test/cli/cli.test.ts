@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeHfFolder } from '../../src/frontend/hf-export.ts';
 import { runBin, runCli } from '../helpers/cli.ts';
+import { randomCheckpoint } from '../helpers/random-model.ts';
 import { fixtureNames, fixturesDir } from '../helpers/paths.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ssmc-cli-'));
@@ -111,14 +113,14 @@ describe('errors', () => {
   });
 
   it('eval refuses non-byte-level models with a clear message', async () => {
-    const d = tmp();
-    const s = await runCli(['synth', '--shape', 'tiny', '--seed', '3', '-o', join(d, 'm')]);
-    expect(s.code).toBe(0);
-    const cfg = JSON.parse(readFileSync(join(d, 'm', 'config.json'), 'utf8'));
-    cfg.vocab_size = 256;
-    expect(cfg.vocab_size).toBe(256); // tiny is byte-level: eval works
-    const ok = await runCli(['eval', join(d, 'm'), '--text', join(fixturesDir(), fixtureNames()[0], 'heldout.txt'), '--max-bytes', '600', '--json']);
-    expect(ok.code).toBe(0);
+    const d = join(tmp(), 'm');
+    const c = { dModel: 8, nLayer: 1, vocabSize: 300, dState: 4, dConv: 4, expand: 2, dInner: 16, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false };
+    writeHfFolder(randomCheckpoint(c, 5), d);
+    const text = join(fixturesDir(), fixtureNames()[0], 'heldout.txt');
+    const r = await runCli(['eval', d, '--text', text, '--max-bytes', '600']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('E_UNSUPPORTED');
+    expect(r.stderr).toContain('vocab 300');
   });
 
   it('a missing model path names the path', async () => {

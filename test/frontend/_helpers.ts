@@ -1,9 +1,8 @@
 // Shared helpers for the frontend importer/exporter tests.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, expect } from 'vitest';
 import { SsmcError, type ErrorCode } from '../../src/errors.ts';
@@ -11,14 +10,10 @@ import { expectedTensors, type Checkpoint, type MambaConfig } from '../../src/fr
 import type { RawTensor } from '../../src/frontend/raw-tensor.ts';
 import { Prng } from '../../src/util/prng.ts';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const FC_SEED = Number(process.env.FC_SEED ?? 42);
+import { fixturesDir, repoRoot, seed } from '../helpers/paths.ts';
 
-/** ../shared/fixtures beside the repo, else fixtures/ inside it. */
-export function fixturesDir(): string {
-  const shared = resolve(repoRoot, '../shared/fixtures');
-  return existsSync(shared) ? shared : join(repoRoot, 'fixtures');
-}
+export { fixturesDir, repoRoot };
+export const FC_SEED = seed;
 
 export const SHAKESPEARE = join(fixturesDir(), 'mamba-shakespeare-s');
 
