@@ -35,11 +35,47 @@ export const linear = defineOp({
     const bias = b ? f32(b) : undefined;
     const [N, K] = w.type.shape;
     const T = xs.length / K;
-    // Row-outer order keeps one weight row hot across all T tokens.
-    for (let n = 0; n < N; n++) {
+    // Four independent dot products per inner loop (four tokens of one row, or four
+    // rows for one token): each still sums k ascending in its own f64 accumulator,
+    // so the result is exactly the plain definition, just with fewer loads.
+    let n0 = 0;
+    if (T === 1) {
+      for (; n0 + 4 <= N; n0 += 4) {
+        const r0 = n0 * K, r1 = r0 + K, r2 = r1 + K, r3 = r2 + K;
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (let k = 0; k < K; k++) {
+          const x = xs[k];
+          a0 += x * W[r0 + k];
+          a1 += x * W[r1 + k];
+          a2 += x * W[r2 + k];
+          a3 += x * W[r3 + k];
+        }
+        o[n0] = a0 + (bias ? bias[n0] : 0);
+        o[n0 + 1] = a1 + (bias ? bias[n0 + 1] : 0);
+        o[n0 + 2] = a2 + (bias ? bias[n0 + 2] : 0);
+        o[n0 + 3] = a3 + (bias ? bias[n0 + 3] : 0);
+      }
+    }
+    for (let n = n0; n < N; n++) {
       const row = n * K;
       const bn = bias ? bias[n] : 0;
-      for (let t = 0; t < T; t++) {
+      let t = 0;
+      for (; t + 4 <= T; t += 4) {
+        const x0 = t * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (let k = 0; k < K; k++) {
+          const w = W[row + k];
+          a0 += xs[x0 + k] * w;
+          a1 += xs[x1 + k] * w;
+          a2 += xs[x2 + k] * w;
+          a3 += xs[x3 + k] * w;
+        }
+        o[t * N + n] = a0 + bn;
+        o[(t + 1) * N + n] = a1 + bn;
+        o[(t + 2) * N + n] = a2 + bn;
+        o[(t + 3) * N + n] = a3 + bn;
+      }
+      for (; t < T; t++) {
         const xo = t * K;
         let acc = 0;
         for (let k = 0; k < K; k++) acc += xs[xo + k] * W[row + k];
