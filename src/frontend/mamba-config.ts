@@ -267,7 +267,9 @@ export function configFromGgufMetadata(meta: ReadonlyMap<string, GgufValue>, fil
   const epsV = meta.get('mamba.attention.layer_norm_rms_epsilon');
   if (!epsV) fail('mamba.attention.layer_norm_rms_epsilon', 'is missing');
   if (epsV!.type !== 'f32' && epsV!.type !== 'f64') fail('mamba.attention.layer_norm_rms_epsilon', `must be a float, got ${epsV!.type}`);
-  const normEps = epsV!.value as number;
+  // GGUF stores eps as f32; read it back as the shortest decimal that rounds to that
+  // f32 (1e-5, not 9.99999974e-6), so a GGUF and the checkpoint it came from agree.
+  const normEps = epsV!.type === 'f32' ? shortestF32Decimal(epsV!.value as number) : (epsV!.value as number);
   if (!(normEps > 0 && normEps < 1)) fail('mamba.attention.layer_norm_rms_epsilon', `must be in (0, 1), got ${normEps}`);
   const bcRms = meta.get('mamba.ssm.dt_b_c_rms');
   if (bcRms && bcRms.type === 'bool' && bcRms.value) {
@@ -292,4 +294,14 @@ export function configFromGgufMetadata(meta: ReadonlyMap<string, GgufValue>, fil
     dConv: 'mamba.ssm.conv_kernel', dInner: 'mamba.ssm.inner_size', dtRank: 'mamba.ssm.time_step_rank',
   });
   return config;
+}
+
+/** The shortest decimal whose f32 rounding is `v` (v itself when v is not an f32). */
+export function shortestF32Decimal(v: number): number {
+  if (Math.fround(v) !== v || !Number.isFinite(v)) return v;
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) return d;
+  }
+  return v;
 }
