@@ -8,3 +8,4 @@ export * from './verifier.ts';
 export * from './builder.ts';
 export * from './interpreter.ts';
 export * from './ops/index.ts';
+export * from './text/index.ts';
