@@ -8,8 +8,7 @@ import { graphDiff, graphEqual, parseGraph, printAttrValue, printGraph, printNum
 import { numel, tensorType, typeEqual } from '../../src/ir/types.ts';
 import { WeightStore } from '../../src/ir/weights.ts';
 import { arbAttrs, arbGraph, arbGraphWithInputs, arbTensorType, GRAPH_STEP_KINDS } from '../../src/testing/arbitraries.ts';
-
-const seed = Number(process.env.FC_SEED ?? 42);
+import { seed } from '../helpers/paths.ts';
 
 /** Runs `f` and returns the SsmcError it throws. */
 function thrown(f: () => unknown): SsmcError {

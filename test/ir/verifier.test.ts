@@ -9,8 +9,9 @@ import { makeGraph, nodeLabel } from '../../src/ir/graph.ts';
 import { parseGraph, printGraph } from '../../src/ir/text/index.ts';
 import { verify } from '../../src/ir/verifier.ts';
 import { arbGraph } from '../../src/testing/arbitraries.ts';
+import { seed } from '../helpers/paths.ts';
 
-const runs = { numRuns: 60, seed: Number(process.env.FC_SEED ?? 42) };
+const runs = { numRuns: 60, seed };
 
 function thrown(f: () => unknown): SsmcError {
   try {

@@ -90,7 +90,8 @@ class TextError extends Error {
 /** Annotation lists may not expand beyond this many rows past the tensor's own. */
 const MAX_SPARE_ROWS = 1 << 16;
 
-const list = (n: OhmNode): any[] => n.asIteration().children.map((c: OhmNode) => c.ast());
+const each = (iter: OhmNode): any[] => iter.children.map((c: OhmNode) => c.ast());
+const list = (n: OhmNode): any[] => each(n.asIteration());
 const opt = (n: OhmNode): any => (n.numChildren ? n.children[0].ast() : undefined);
 const decl = (at: OhmNode, name: OhmNode, type: OhmNode): Decl => ({ name: name.ast().name, type: type.ast(), at: at.source.startIdx });
 
@@ -99,9 +100,9 @@ const semantics = irGrammar.createSemantics().addOperation('ast', {
     return {
       name: name.ast().name,
       attrs: opt(attrs) ?? {},
-      inputs: inputs.children.map((c) => c.ast()),
-      weights: weights.children.map((c) => c.ast()),
-      nodes: stmts.children.map((c) => c.ast()),
+      inputs: each(inputs),
+      weights: each(weights),
+      nodes: each(stmts),
       returns: ret.ast(),
     } satisfies GraphAst;
   },
@@ -124,7 +125,7 @@ const semantics = irGrammar.createSemantics().addOperation('ast', {
   Results: (names, _eq) => list(names),
   OutTypes: (_c, types) => list(types),
   Body: (_o, params, stmts, yields, _c) =>
-    ({ params: params.children.map((c) => c.ast()), nodes: stmts.children.map((c) => c.ast()), yields: yields.ast() }) satisfies Body,
+    ({ params: each(params), nodes: each(stmts), yields: yields.ast() }) satisfies Body,
   globalName(_at, name) {
     return { weight: true, name: name.sourceString, at: this.source.startIdx } satisfies Operand;
   },
