@@ -8,4 +8,5 @@ export * from './verifier.ts';
 export * from './builder.ts';
 export * from './interpreter.ts';
 export * from './ops/index.ts';
+export * from './graph-equal.ts';
 export * from './text/index.ts';

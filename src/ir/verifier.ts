@@ -45,16 +45,18 @@ export function verify(graph: Graph, opts: VerifyOptions = {}): Diagnostic[] {
 
   const weightTypes = new Map<string, TensorType>();
   const allNames = new Set<string>();
-  const declare = (v: Value, scope: Map<string, TensorType>, owner?: Node) => {
-    if (!NAME.test(v.name)) at(owner ?? v, `invalid value name '${v.name}'`, owner);
-    if (allNames.has(v.name)) at(owner ?? v, `value %${v.name} is defined more than once`, owner);
+  const declare = (v: Value, scope: Map<string, TensorType>, owner?: Node, sigil = '%') => {
+    const label = `${sigil}${v.name}`;
+    if (!NAME.test(v.name)) at(owner ?? v, `invalid name '${label}'`, owner);
+    if (allNames.has(v.name)) at(owner ?? v, `${label} is defined more than once`, owner);
     allNames.add(v.name);
-    for (const m of checkType(v.type, v.name)) at(owner ?? v, m, owner);
+    for (const m of checkType(v.type, label)) at(owner ?? v, m, owner);
     scope.set(v.name, v.type);
   };
 
+  if (!NAME.test(graph.name)) at(graph, `invalid graph name '@${graph.name}'`);
   for (const w of graph.weights) {
-    declare(w, weightTypes);
+    declare(w, weightTypes, undefined, '@');
     const data = graph.weightData.tryGet(w.name);
     if (!data) {
       if (requireWeightData) at(w, `weight @${w.name} has no data`);
@@ -107,6 +109,8 @@ export function verify(graph: Graph, opts: VerifyOptions = {}): Diagnostic[] {
           }
         }
       }
+      // Ops are pure: a node without results could only be dead, and could not be named.
+      if (node.outputs.length === 0) at(node, `${node.op} node defines no values`, node);
       for (const v of node.outputs) declare(v, scope, node);
     }
     const yielded = new Set<string>();
@@ -133,25 +137,25 @@ function collectOutputs(region: Region, into: Set<string>): void {
   }
 }
 
-/** Rules for a type on its own: valid dtype, dims, annotations consistent with it. */
-export function checkType(t: TensorType, name: string): string[] {
+/** Rules for a type on its own: valid dtype, dims, annotations consistent with it. `label` is `%x` or `@w`. */
+export function checkType(t: TensorType, label: string): string[] {
   const out: string[] = [];
-  if (!DTYPES.includes(t.dtype)) out.push(`%${name}: unknown dtype '${t.dtype}'`);
-  if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) out.push(`%${name}: dimensions must be non-negative integers, got [${t.shape}]`);
-  if (t.memory !== undefined && !MEMORY_KINDS.includes(t.memory)) out.push(`%${name}: unknown memory kind '${t.memory}'`);
+  if (!DTYPES.includes(t.dtype)) out.push(`${label}: unknown dtype '${t.dtype}'`);
+  if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) out.push(`${label}: dimensions must be non-negative integers, got [${t.shape}]`);
+  if (t.memory !== undefined && !MEMORY_KINDS.includes(t.memory)) out.push(`${label}: unknown memory kind '${t.memory}'`);
   const rows = t.shape[0];
   if (t.cn4 !== undefined) {
-    if (t.shape.length !== 2) out.push(`%${name}: cn4 sparsity needs a 2-D tensor, got [${t.shape}]`);
-    else if (t.cn4.length !== rows) out.push(`%${name}: cn4 lists ${t.cn4.length} rows, tensor has ${rows}`);
-    if (!t.cn4.every((n) => Number.isInteger(n) && n >= 0 && n <= 4)) out.push(`%${name}: cn4 entries must be 0..4`);
+    if (t.shape.length !== 2) out.push(`${label}: cn4 sparsity needs a 2-D tensor, got [${t.shape}]`);
+    else if (t.cn4.length !== rows) out.push(`${label}: cn4 lists ${t.cn4.length} rows, tensor has ${rows}`);
+    if (!t.cn4.every((n) => Number.isInteger(n) && n >= 0 && n <= 4)) out.push(`${label}: cn4 entries must be 0..4`);
   }
   if (t.perm !== undefined) {
-    if (t.shape.length < 1 || t.perm.length !== rows) out.push(`%${name}: perm lists ${t.perm.length} rows, tensor has ${rows ?? 0}`);
+    if (t.shape.length < 1 || t.perm.length !== rows) out.push(`${label}: perm lists ${t.perm.length} rows, tensor has ${rows ?? 0}`);
     else {
       const seen = new Uint8Array(rows);
       for (const p of t.perm) {
         if (!Number.isInteger(p) || p < 0 || p >= rows || seen[p]) {
-          out.push(`%${name}: perm is not a permutation of 0..${rows - 1}`);
+          out.push(`${label}: perm is not a permutation of 0..${rows - 1}`);
           break;
         }
         seen[p] = 1;

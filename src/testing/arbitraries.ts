@@ -14,6 +14,7 @@ import type { WeightArray } from '../ir/weights.ts';
 import { encodeBf16Array, encodeF16Array } from '../util/half.ts';
 import { Prng } from '../util/prng.ts';
 import { buildRegion } from './region.ts';
+import { isSuffix } from '../ir/ops/ew.ts';
 
 // --- names, attributes, types --------------------------------------------------------
 
@@ -203,7 +204,6 @@ const UNARY = ['ew.silu', 'ew.softplus', 'ew.exp', 'ew.neg'] as const;
 const BINARY = ['ew.add', 'ew.sub', 'ew.mul'] as const;
 const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f32', 'f16', 'bf16'];
 
-const isSuffix = (s: readonly number[], of: readonly number[]) => s.length <= of.length && s.every((d, i) => d === of[of.length - s.length + i]);
 const broadcasts = (a: readonly number[], b: readonly number[]) => isSuffix(a, b) || isSuffix(b, a);
 const rank = (...ranks: number[]) => (t: TensorType) => ranks.includes(t.shape.length);
 const last = (v: Value) => v.type.shape[v.type.shape.length - 1];

@@ -8,6 +8,7 @@ import { fileSource, memorySource } from '../../src/frontend/bytes.ts';
 import type { RawTensor, StorageDType } from '../../src/frontend/raw-tensor.ts';
 import { gguf, openGguf, writeGguf, writeGgufFile, type GgufValue } from '../../src/frontend/gguf.ts';
 import type { TensorInput } from '../../src/frontend/safetensors.ts';
+import { thrown as errorOf } from '../helpers/errors.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 42);
 const dir = mkdtempSync(join(tmpdir(), 'ssmc-gguf-'));
@@ -49,10 +50,6 @@ function codeOf(f: () => unknown): ErrorCode | 'none' {
     if (e instanceof SsmcError) return e.code;
     throw e;
   }
-}
-function errorOf(f: () => unknown): SsmcError {
-  try { f(); } catch (e) { if (e instanceof SsmcError) return e; throw e; }
-  throw new Error('expected an SsmcError');
 }
 
 const open = (b: Uint8Array | B) => openGguf(memorySource(b instanceof B ? b.bytes() : b, 'm.gguf'));

@@ -1,7 +1,6 @@
 // The IR text format: canonical printing, parsing, round trips and located errors.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SsmcError } from '../../src/errors.ts';
 import { makeGraph, type Graph } from '../../src/ir/graph.ts';
 import { interpret } from '../../src/ir/interpreter.ts';
 import { graphDiff, graphEqual, parseGraph, printAttrValue, printGraph, printNumber, printType } from '../../src/ir/text/index.ts';
@@ -9,17 +8,8 @@ import { numel, tensorType, typeEqual } from '../../src/ir/types.ts';
 import { WeightStore } from '../../src/ir/weights.ts';
 import { arbAttrs, arbGraph, arbGraphWithInputs, arbTensorType, GRAPH_STEP_KINDS } from '../../src/testing/arbitraries.ts';
 import { seed } from '../helpers/paths.ts';
+import { thrown } from '../helpers/errors.ts';
 
-/** Runs `f` and returns the SsmcError it throws. */
-function thrown(f: () => unknown): SsmcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SsmcError) return e;
-    throw e;
-  }
-  throw new Error('expected an SsmcError');
-}
 
 describe('round trips on generated graphs', () => {
   it('parse(print(g)) equals g, and printing it again gives the same bytes', () => {
@@ -261,10 +251,16 @@ describe('edge cases of the format', () => {
       '}',
       '',
     ].join('\n');
-    const g = parseGraph(text).graph;
+    // The format can write a node without results (so a broken pass result still
+    // prints), but the verifier rejects it: ops are pure, such a node is dead.
+    const g = parseGraph(text, { verify: false }).graph;
     expect(g.nodes[0].outputs).toEqual([]);
     expect(g.outputs).toEqual(['w', '0', 'x']);
     expect(printGraph(g)).toBe(text);
+    const e = thrown(() => parseGraph(text));
+    expect(e.code).toBe('E_VERIFY');
+    expect(e.message).toContain('defines no values');
+    expect(e.location?.line).toBe(4);
   });
 });
 

@@ -3,25 +3,15 @@
 // located at the line and column where the printer put that node.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SsmcError } from '../../src/errors.ts';
 import type { Graph, Node, Value } from '../../src/ir/graph.ts';
 import { makeGraph, nodeLabel } from '../../src/ir/graph.ts';
 import { parseGraph, printGraph } from '../../src/ir/text/index.ts';
 import { verify } from '../../src/ir/verifier.ts';
 import { arbGraph } from '../../src/testing/arbitraries.ts';
 import { seed } from '../helpers/paths.ts';
+import { thrown } from '../helpers/errors.ts';
 
 const runs = { numRuns: 60, seed };
-
-function thrown(f: () => unknown): SsmcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SsmcError) return e;
-    throw e;
-  }
-  throw new Error('expected an SsmcError');
-}
 
 const withNodes = (g: Graph, nodes: readonly Node[]) => makeGraph({ ...g, nodes });
 const setNode = (g: Graph, i: number, f: (n: Node) => Node) => withNodes(g, g.nodes.map((n, j) => (j === i ? f(n) : n)));
@@ -169,6 +159,19 @@ describe('verifier on mutated graphs', () => {
 });
 
 describe('verifier on hand-written text', () => {
+  it('rejects a repeated graph output at the return', () => {
+    const e = thrown(() => parseGraph('graph @g {\n  input %x : f32[2]\n  %y = ew.neg(%x) : f32[2]\n  return %y, %y\n}\n'));
+    expect(e.code).toBe('E_VERIFY');
+    expect(e.message).toContain('output %y is listed more than once');
+    expect(e.location?.line).toBe(4);
+  });
+
+  it('names weights with @ in their diagnostics', () => {
+    const e = thrown(() => parseGraph('graph @g {\n  weight @w : f32[4,8]<cn4=[2x3]>\n  return @w\n}\n'));
+    expect(e.message).toContain('@w: cn4 lists 3 rows, tensor has 4');
+    expect(e.location?.line).toBe(2);
+  });
+
   it('locates an undefined graph output at the return', () => {
     const e = thrown(() => parseGraph('graph @g {\n  input %x : f32[2]\n  return %x, %y\n}\n', { file: 'r.ir' }));
     expect(e.code).toBe('E_VERIFY');

@@ -29,7 +29,8 @@ const BINARY: Record<string, { fn: (a: number, b: number) => number; doc: string
   'ew.mul': { fn: (a, b) => a * b, doc: 'a * b' },
 };
 
-function isSuffix(short: readonly number[], long: readonly number[]): boolean {
+/** True when `short` is a trailing suffix of `long` (the broadcast rule). */
+export function isSuffix(short: readonly number[], long: readonly number[]): boolean {
   return short.length <= long.length && short.every((d, i) => d === long[long.length - short.length + i]);
 }
 
