@@ -17,8 +17,9 @@ import { SsmcError, type ErrorCode } from '../errors.ts';
 import type { ByteSource } from './bytes.ts';
 import { bytesPerElement, type RawTensor, type StorageDType } from './raw-tensor.ts';
 import {
-  allocOutput, checkTensorShape, decodeLE, leBytes, materialize, writeFileAtomic, type TensorInput,
+  allocOutput, checkTensorShape, decodeLE, leBytes, materialize, type TensorInput,
 } from './safetensors.ts';
+import { writeStreamAtomic } from '../util/atomic-write.ts';
 
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 /** GGML_MAX_DIMS and GGML_MAX_NAME (name bytes + NUL) in ggml.h. */
@@ -331,7 +332,7 @@ export function writeGguf(opts: GgufWriteOptions): Uint8Array {
 /** Streams tensor by tensor to `path` (atomically), so the file may exceed a Node buffer. */
 export function writeGgufFile(path: string, opts: GgufWriteOptions): void {
   const { header, items, alignment } = planGguf(opts);
-  writeFileAtomic(path, (write) => {
+  writeStreamAtomic(path, (write) => {
     write(header);
     for (const { name, tensor } of items) {
       const bytes = leBytes(materialize(name, tensor).data);

@@ -5,9 +5,8 @@
 // stored as A_log = log(-A) in f32. Everything is written into a temporary sibling folder
 // that is renamed into place at the end, so a failure leaves no partial output; tensors are
 // converted and written one at a time, so files larger than a Node buffer are fine.
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SsmcError } from '../errors.ts';
 import { expectedTensors, type MambaConfig, type TokenizerSource } from './checkpoint.ts';
 import { hfShape, hfTensorName, HF_CONFIG, HF_INDEX, HF_TOKENIZER, HF_WEIGHTS, toF32 } from './hf-import.ts';
@@ -15,6 +14,7 @@ import type { HfNaming } from './mamba-config.ts';
 import { bytesPerElement, elementCount, type RawData, type StorageDType } from './raw-tensor.ts';
 import { materialize, writeSafetensorsFile, type LazyTensor, type TensorInput } from './safetensors.ts';
 import { encodeBf16Array, encodeF16Array } from '../util/half.ts';
+import { tempSibling } from '../util/atomic-write.ts';
 
 /** What the writers need from a checkpoint; tensors may be lazy (produced when written). */
 export interface CheckpointLike {
@@ -196,8 +196,7 @@ export function writeHfFolder(ck: CheckpointLike, dir: string, opts: HfWriteOpti
   const configJson = hfConfigJson(ck.config, naming, dominant);
   checkTarget(dir, opts.overwrite ?? false);
 
-  const parent = dirname(dir);
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempSibling(dir);
   try {
     mkdirSync(tmp);
   } catch (e) {

@@ -5,15 +5,13 @@
 // crash or a multi-gigabyte allocation. The writer emits the same layout as the HF
 // writer (header JSON padded with spaces to a multiple of 8 bytes, data contiguous).
 //
-// The helpers at the bottom (lazy tensors, little-endian byte views, atomic streaming
-// file writes) are shared with the GGUF writer.
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+// The helpers at the bottom (lazy tensors, little-endian byte views) are shared with
+// the GGUF writer.
 import { constants as bufferConstants } from 'node:buffer';
 import { SsmcError, type ErrorCode } from '../errors.ts';
 import type { ByteSource } from './bytes.ts';
 import { bytesPerElement, elementCount, type RawData, type RawTensor, type StorageDType } from './raw-tensor.ts';
+import { writeStreamAtomic } from '../util/atomic-write.ts';
 
 /** The HF implementation's limit; a larger header is refused before it is read. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -148,7 +146,7 @@ export function writeSafetensorsFile(
   metadata?: Readonly<Record<string, string>>,
 ): void {
   const { header, items } = planSafetensors(tensors, metadata);
-  writeFileAtomic(path, (write) => {
+  writeStreamAtomic(path, (write) => {
     write(header);
     for (const [name, t] of items) write(leBytes(materialize(name, t).data));
   });
@@ -267,32 +265,3 @@ export function allocOutput(total: number): Uint8Array {
   return new Uint8Array(total);
 }
 
-/**
- * Writes through `body` into a temporary file beside `path`, then renames it into place,
- * so readers never see a half-written file; on any error the temporary file is removed.
- */
-export function writeFileAtomic(path: string, body: (write: (bytes: Uint8Array) => void) => void): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
-  let created = false;
-  try {
-    fd = openSync(tmp, 'wx');
-    created = true;
-    const out = fd;
-    body((bytes) => {
-      // writeSync may write less than asked (and refuses > 2 GiB at once): loop.
-      for (let done = 0; done < bytes.length; ) {
-        done += writeSync(out, bytes, done, Math.min(bytes.length - done, 1 << 30));
-      }
-    });
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
-    if (created) try { unlinkSync(tmp); } catch { /* already failing */ }
-    if (e instanceof SsmcError) throw e;
-    throw new SsmcError('E_IO', `cannot write: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-}

@@ -1,19 +1,46 @@
 // Outputs are written to a temporary sibling and renamed into place, so a failed
-// command never leaves a partial file behind.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+// command never leaves a partial file behind and readers never see half a file.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { SsmcError } from '../errors.ts';
 
+/** A fresh hidden name beside `path`, for a temporary file or folder. */
 export function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Streams through `body` into a temporary file beside `path`, then renames it into
+ * place (files larger than one buffer included); on any error the temporary is removed.
+ */
+export function writeStreamAtomic(path: string, body: (write: (bytes: Uint8Array) => void) => void): void {
+  const tmp = tempSibling(path);
+  let fd: number | undefined;
+  let created = false;
+  try {
+    fd = openSync(tmp, 'wx');
+    created = true;
+    const out = fd;
+    body((bytes) => {
+      // writeSync may write less than asked (and refuses > 2 GiB at once): loop.
+      for (let done = 0; done < bytes.length; ) {
+        done += writeSync(out, bytes, done, Math.min(bytes.length - done, 1 << 30));
+      }
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
+    if (created) try { unlinkSync(tmp); } catch { /* already failing */ }
+    if (e instanceof SsmcError) throw e;
+    throw new SsmcError('E_IO', `cannot write: ${(e as Error).message}`, { file: path }, { cause: e });
+  }
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = tempSibling(path);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  writeStreamAtomic(path, (write) => write(bytes));
 }

@@ -223,3 +223,13 @@ describe('configFromGgufMetadata', () => {
     expect(configFromGgufMetadata(m, 'm.gguf').vocabSize).toBe(7);
   });
 });
+
+describe('shortestF32Decimal', () => {
+  it('reads an f32 back as the shortest decimal that rounds to it', async () => {
+    const { shortestF32Decimal } = await import('../../src/frontend/mamba-config.ts');
+    for (const d of [1e-5, 1e-6, 0.1, 3e-7, 0.5]) expect(shortestF32Decimal(Math.fround(d))).toBe(d);
+    expect(shortestF32Decimal(0.1 + 1e-12)).toBe(0.1 + 1e-12); // not an f32: unchanged
+    const f = Math.fround(1.2345678e-5);
+    expect(Math.fround(shortestF32Decimal(f))).toBe(f);
+  });
+});
