@@ -3,7 +3,7 @@
 // their last use, weights decoded to f32 once per interpreter.
 import { SsmcError } from '../errors.ts';
 import { decodeBf16Array, decodeF16Array } from '../util/half.ts';
-import type { Graph, Region, Value } from './graph.ts';
+import type { Graph, Node, Region, Value } from './graph.ts';
 import type { EvalContext, OpDef } from './op-registry.ts';
 import { getOp, OpTypeError } from './op-registry.ts';
 import type { Tensor } from './tensor.ts';
@@ -12,6 +12,14 @@ import type { WeightArray } from './weights.ts';
 import './ops/index.ts';
 
 export type InputValue = Tensor | ArrayLike<number>;
+
+export interface RunOptions {
+  /**
+   * Called after each node with its input and output tensors (calibration taps,
+   * debugging). Must not write into them.
+   */
+  readonly observe?: (node: Node, inputs: readonly Tensor[], outputs: readonly Tensor[]) => void;
+}
 
 interface Step {
   readonly def: OpDef;
@@ -25,19 +33,26 @@ export class Interpreter implements EvalContext {
   readonly #weights = new Map<string, Tensor>();
   readonly #plans = new WeakMap<Region, Step[]>();
   #decls?: Map<string, Value>;
+  #observe?: RunOptions['observe'];
 
   constructor(graph: Graph) {
     this.graph = graph;
   }
 
   /** Runs the graph. Inputs by name; returns outputs by name. */
-  run(inputs: Readonly<Record<string, InputValue>>): Record<string, Tensor> {
+  run(inputs: Readonly<Record<string, InputValue>>, opts: RunOptions = {}): Record<string, Tensor> {
     const args = this.graph.inputs.map((v) => {
       const given = inputs[v.name];
       if (given === undefined) throw new SsmcError('E_ARG', `missing graph input %${v.name} (${formatTypeBrief(v.type)})`);
       return toTensor(v, given);
     });
-    const outs = this.runRegion(this.graph, args);
+    this.#observe = opts.observe;
+    let outs: Tensor[];
+    try {
+      outs = this.runRegion(this.graph, args);
+    } finally {
+      this.#observe = undefined;
+    }
     const result: Record<string, Tensor> = {};
     this.graph.outputs.forEach((name, i) => (result[name] = outs[i]));
     return result;
@@ -57,6 +72,7 @@ export class Interpreter implements EvalContext {
         throw e;
       }
       node.outputs.forEach((o, i) => env.set(o.name, outs[i]));
+      this.#observe?.(node, ins, outs);
       for (const n of step.frees) env.delete(n);
     }
     return region.outputs.map((n) => env.get(n) ?? this.#weight(n));
@@ -110,6 +126,6 @@ function toTensor(v: Value, given: InputValue): Tensor {
 }
 
 /** One-shot convenience: `new Interpreter(graph).run(inputs)`. */
-export function interpret(graph: Graph, inputs: Readonly<Record<string, InputValue>>): Record<string, Tensor> {
-  return new Interpreter(graph).run(inputs);
+export function interpret(graph: Graph, inputs: Readonly<Record<string, InputValue>>, opts?: RunOptions): Record<string, Tensor> {
+  return new Interpreter(graph).run(inputs, opts);
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/frontend/checkpoint.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { InterpRunner } from '../../src/backends/interp/runner.ts';
+import { Interpreter } from '../../src/ir/interpreter.ts';
 import { arbConfig, randomCheckpoint } from '../helpers/random-model.ts';
 import { seed } from '../helpers/paths.ts';
 
@@ -114,5 +115,22 @@ describe('interpreter on Mamba graphs', () => {
     r.reset();
     r.restoreState(snap);
     expect(Array.from(r.step(7))).toEqual(a);
+  });
+});
+
+describe('interpreter observation', () => {
+  it('reports every node once, in order, with the tensors it computed', () => {
+    const ck = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 5, dState: 2, dConv: 2, expand: 2, dInner: 8, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 3);
+    const g = buildMambaGraph(ck);
+    const seen: string[] = [];
+    const inputs: Record<string, Float32Array | Int32Array> = { token: Int32Array.of(2), 'conv.0': new Float32Array(16), 'ssm.0': new Float32Array(16) };
+    const out = new Interpreter(g).run(inputs, {
+      observe: (node, _ins, outs) => {
+        seen.push(node.outputs[0].name);
+        expect(outs.length).toBe(node.outputs.length);
+      },
+    });
+    expect(seen).toEqual(g.nodes.map((n) => n.outputs[0].name));
+    expect(out.logits.data.length).toBe(5);
   });
 });
