@@ -36,8 +36,6 @@ export const BACKENDS: readonly BackendName[] = ['interp'];
 export function makeRunner(ck: Checkpoint, backend: BackendName): ModelRunner {
   switch (backend) {
     case 'interp':
-      return new InterpRunner(buildMambaGraph(ck, { mode: 'decode' }), {
-        prefillGraph: (L) => buildMambaGraph(ck, { mode: 'prefill', seqLen: L }),
-      });
+      return new InterpRunner(buildMambaGraph(ck, { mode: 'decode' }));
   }
 }

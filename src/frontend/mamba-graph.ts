@@ -19,8 +19,8 @@ export interface MambaGraphOptions {
 
 /** Graph input/output names, shared by every runner of these graphs. */
 export const io = {
+  /** i32[] in a decode graph, i32[L] in a prefill graph. */
   token: 'token',
-  tokens: 'tokens',
   logits: 'logits',
   conv: (i: number) => `conv.${i}`,
   ssm: (i: number) => `ssm.${i}`,
@@ -37,7 +37,7 @@ export function buildMambaGraph(ck: Checkpoint, opts: MambaGraphOptions = {}): G
   const b = new GraphBuilder(`mamba_${mode}`, configAttrs(c, mode, seq ? L : undefined));
   const { dInner: e, dState: s, dConv: k, dtRank: r } = c;
 
-  const tokens = seq ? b.input(io.tokens, tensorType('i32', [L])) : b.input(io.token, tensorType('i32', []));
+  const tokens = b.input(io.token, tensorType('i32', seq ? [L] : []));
   const convIn: Value[] = [];
   const ssmIn: Value[] = [];
   for (let i = 0; i < c.nLayer; i++) {

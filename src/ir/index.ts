@@ -10,3 +10,4 @@ export * from './interpreter.ts';
 export * from './ops/index.ts';
 export * from './graph-equal.ts';
 export * from './text/index.ts';
+export * from './sequence.ts';

@@ -44,6 +44,12 @@ export interface OpDef {
   readonly attrs: Readonly<Record<string, AttrSpec>>;
   /** Any number of inputs (then `inputs` only documents them). */
   readonly variadic?: boolean;
+  /**
+   * For one-token ops: the op kind computing the same thing over a sequence (same
+   * inputs, per-token inputs and outputs gaining a leading L axis). Used to lift a
+   * decode graph to a prefill graph.
+   */
+  readonly sequenceForm?: string;
   /** True for ops that own a region (`body`). */
   readonly hasBody?: boolean;
   /** Output types from input types; throws an OpTypeError on invalid input. */

@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/frontend/checkpoint.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { InterpRunner } from '../../src/backends/interp/runner.ts';
-import { Interpreter } from '../../src/ir/interpreter.ts';
+import { Interpreter, interpret } from '../../src/ir/interpreter.ts';
+import { liftToSequence } from '../../src/ir/sequence.ts';
+import { graphDiff } from '../../src/ir/graph-equal.ts';
+import { parseGraph, printGraph } from '../../src/ir/text/index.ts';
+import { WeightStore } from '../../src/ir/weights.ts';
 import { arbConfig, randomCheckpoint } from '../helpers/random-model.ts';
 import { seed } from '../helpers/paths.ts';
 
@@ -132,5 +136,55 @@ describe('interpreter observation', () => {
     });
     expect(seen).toEqual(g.nodes.map((n) => n.outputs[0].name));
     expect(out.logits.data.length).toBe(5);
+  });
+});
+
+describe('liftToSequence', () => {
+  it('lifting the decode graph gives exactly the prefill graph the frontend builds', () => {
+    fc.assert(
+      fc.property(arbConfig, fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 1, max: 7 }), (config, s, L) => {
+        const ck = randomCheckpoint(config, s);
+        const lifted = liftToSequence(buildMambaGraph(ck), L, { name: 'mamba_prefill' });
+        const built = buildMambaGraph(ck, { mode: 'prefill', seqLen: L });
+        expect(graphDiff(lifted, built)).toBeUndefined();
+      }),
+      { seed, numRuns: 40 },
+    );
+  });
+
+  it('lifts fused bodies, and a lifted random graph still verifies', () => {
+    const text = [
+      'graph @g {',
+      '  input %t : i32[]',
+      '  input %s : f32[3,2]',
+      '  weight @emb : f32[5,3]',
+      '  weight @cw : f32[3,2]',
+      '  %e = nn.embedding(@emb, %t) : f32[3]',
+      '  %y, %s2 = fused.group(%s, %e, @cw) {kernel = "conv_silu"} : f32[3], f32[3,2] {',
+      '    param %p0 : f32[3,2]',
+      '    param %p1 : f32[3]',
+      '    param %p2 : f32[3,2]',
+      '    %c, %st = ssm.conv1d_step(%p0, %p1, %p2) : f32[3], f32[3,2]',
+      '    %a = ew.silu(%c) : f32[3]',
+      '    yield %a, %st',
+      '  }',
+      '  return %y, %s2',
+      '}',
+      '',
+    ].join('\n');
+    const weights = new WeightStore([['emb', Float32Array.from({ length: 15 }, (_, i) => i / 7 - 1)], ['cw', Float32Array.from({ length: 6 }, (_, i) => 0.3 * i - 0.5)]]);
+    const g = parseGraph(text, { weights }).graph;
+    const lifted = liftToSequence(g, 4);
+    expect(printGraph(lifted)).toContain('ssm.conv1d(%p0, %p1, %p2) : f32[4,3], f32[3,2]');
+    // Running the lifted graph equals running the one-token graph four times.
+    const toks = [1, 4, 0, 2];
+    const seqOut = interpret(lifted, { t: toks, s: new Float32Array(6) });
+    let state: Float32Array = new Float32Array(6);
+    toks.forEach((t, i) => {
+      const o = interpret(g, { t: [t], s: state });
+      expect(Array.from(seqOut.y.data.subarray(i * 3, i * 3 + 3))).toEqual(Array.from(o.y.data));
+      state = o.s2.data as Float32Array;
+    });
+    expect(Array.from(seqOut.s2.data)).toEqual(Array.from(state));
   });
 });

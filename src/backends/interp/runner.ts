@@ -2,13 +2,14 @@
 import { SsmcError } from '../../errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { Interpreter } from '../../ir/interpreter.ts';
+import { liftToSequence } from '../../ir/sequence.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { f32 } from '../../ir/tensor.ts';
 import { io } from '../../frontend/mamba-graph.ts';
 import type { ModelRunner, StateSnapshot } from '../../runtime/runner.ts';
 
 export interface InterpRunnerOptions {
-  /** Builds a prefill graph of a given length; without it prefill steps token by token. */
+  /** Builds the prefill graph of a given length; by default the decode graph lifted to it. */
   readonly prefillGraph?: (seqLen: number) => Graph;
 }
 
@@ -39,22 +40,18 @@ export class InterpRunner implements ModelRunner {
   }
 
   step(token: number): Float32Array {
-    return this.#run(this.#decode, io.token, Int32Array.of(token));
+    return this.#run(this.#decode, Int32Array.of(token));
   }
 
   prefill(tokens: Int32Array): Float32Array {
     if (tokens.length === 0) return new Float32Array(0);
-    if (!this.#opts.prefillGraph) {
-      const out = new Float32Array(tokens.length * this.vocabSize);
-      tokens.forEach((t, i) => out.set(this.step(t), i * this.vocabSize));
-      return out;
-    }
     let interp = this.#prefill.get(tokens.length);
     if (!interp) {
-      interp = new Interpreter(this.#opts.prefillGraph(tokens.length));
+      const L = tokens.length;
+      interp = new Interpreter(this.#opts.prefillGraph?.(L) ?? liftToSequence(this.#decode.graph, L, { sequenceInputs: [io.token] }));
       this.#prefill.set(tokens.length, interp);
     }
-    return this.#run(interp, io.tokens, tokens);
+    return this.#run(interp, tokens);
   }
 
   saveState(): StateSnapshot {
@@ -71,8 +68,8 @@ export class InterpRunner implements ModelRunner {
     this.#prefill.clear();
   }
 
-  #run(interp: Interpreter, tokenName: string, tokens: Int32Array): Float32Array {
-    const inputs: Record<string, Int32Array | Float32Array> = { [tokenName]: tokens };
+  #run(interp: Interpreter, tokens: Int32Array): Float32Array {
+    const inputs: Record<string, Int32Array | Float32Array> = { [io.token]: tokens };
     for (let i = 0; i < this.#nLayer; i++) {
       inputs[io.conv(i)] = this.#conv[i];
       inputs[io.ssm(i)] = this.#ssm[i];

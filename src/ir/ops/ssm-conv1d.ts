@@ -53,6 +53,7 @@ function evalConv(state: Tensor, x: Tensor, w: Tensor, b: Tensor | undefined, ou
 
 export const conv1dStep = defineOp({
   kind: 'ssm.conv1d_step',
+  sequenceForm: 'ssm.conv1d',
   description: 'one token of the causal depthwise conv: (state[e,k], x[e], w[e,k], b[e]) -> (y[e], state[e,k])',
   fusion: 'reduction',
   inputs: ['state', 'x', 'weight', 'bias?'],

@@ -64,6 +64,7 @@ function evalScan(ins: readonly Tensor[], outTypes: readonly TensorType[]): Tens
 
 export const scanStep = defineOp({
   kind: 'ssm.scan_step',
+  sequenceForm: 'ssm.scan',
   description: 'one token of the selective scan: (state[e,s], x[e], dt[e], A[e,s], B[s], C[s]) -> (y[e], state[e,s])',
   fusion: 'reduction',
   inputs: [...NAMES],
