@@ -1,0 +1,86 @@
+// The pipeline flags shared by commands that run a model: `--pipeline P` (the one way
+// to configure passes), the sparsification shorthands that expand into it, the
+// calibration text, and `--print-ir-after`.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { SsmcError } from '../errors.ts';
+import type { Graph } from '../ir/graph.ts';
+import { PassManager } from '../passes/index.ts';
+import type { CliIO } from './io.ts';
+import { choiceArg, floatArg, intArg } from './io.ts';
+
+export interface PipelineFlags {
+  pipeline?: string;
+  sparsity?: number;
+  method?: string;
+  pattern?: string;
+  n?: number;
+  latency?: number;
+  calib?: string;
+  calibTokens?: number;
+  printIrAfter?: string;
+}
+
+export function addPipelineFlags(cmd: Command): Command {
+  return cmd
+    .option('--pipeline <passes>', 'pass pipeline, e.g. "sparsify-cn4{sparsity=0.5 method=obs},reorder-weights,dce"')
+    .option('--sparsity <S>', 'shorthand: sparsify-cn4 with this overall sparsity (adaptive n per row)', floatArg(0, 0.999999))
+    .option('--method <m>', 'shorthand: pruning method', choiceArg(['magnitude', 'wanda', 'obs'] as const))
+    .option('--pattern <p>', 'shorthand: uniform (same n everywhere) or adaptive', choiceArg(['uniform', 'adaptive'] as const))
+    .option('--n <n>', 'shorthand: n pruned of every 4 (pattern uniform)', intArg(0, 4))
+    .option('--latency <L>', 'shorthand: adaptive under this estimated decode-time budget (fraction of dense)', floatArg(0, 1))
+    .option('--calib <file>', 'calibration text for the pruning statistics (byte-level models)')
+    .option('--calib-tokens <N>', 'calibration tokens to use (default: all of --calib)', intArg(1))
+    .option('--print-ir-after <pass>', 'print the IR (to stderr) after this pass, or "all"');
+}
+
+/** The pipeline string the flags describe, or undefined when none is asked for. */
+export function pipelineFromFlags(f: PipelineFlags): string | undefined {
+  const shorthand = f.sparsity !== undefined || f.method !== undefined || f.pattern !== undefined || f.n !== undefined || f.latency !== undefined;
+  if (f.pipeline !== undefined && shorthand) {
+    throw new SsmcError('E_ARG', '--pipeline cannot be combined with the shorthand flags (--sparsity/--method/--pattern/--n/--latency); put the options into the pipeline');
+  }
+  if (f.pipeline !== undefined) return f.pipeline;
+  if (!shorthand) return undefined;
+  const opts: string[] = [];
+  const pattern = f.pattern ?? (f.n !== undefined ? 'uniform' : 'adaptive');
+  if (pattern === 'uniform' && (f.sparsity !== undefined || f.latency !== undefined)) throw new SsmcError('E_ARG', '--pattern uniform takes --n, not --sparsity/--latency');
+  if (pattern === 'adaptive' && f.n !== undefined) throw new SsmcError('E_ARG', '--n goes with --pattern uniform');
+  opts.push(`method=${f.method ?? 'obs'}`, `pattern=${pattern}`);
+  if (f.n !== undefined) opts.push(`n=${f.n}`);
+  if (f.sparsity !== undefined) opts.push(`sparsity=${f.sparsity}`);
+  if (f.latency !== undefined) opts.push(`latency=${f.latency}`);
+  return `sparsify-cn4{${opts.join(' ')}}`;
+}
+
+/** Calibration tokens (bytes of the text) as the passes' `calibration` service. */
+export function calibrationService(f: PipelineFlags): { tokens: Int32Array } | undefined {
+  if (f.calib === undefined) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(f.calib);
+  } catch (e) {
+    throw new SsmcError('E_IO', `cannot read: ${(e as Error).message}`, { file: f.calib });
+  }
+  if (f.calibTokens !== undefined) {
+    if (f.calibTokens > bytes.length) throw new SsmcError('E_ARG', `--calib-tokens ${f.calibTokens} asks for more than the ${bytes.length} tokens in the calibration text`, { file: f.calib });
+    bytes = bytes.subarray(0, f.calibTokens);
+  }
+  return { tokens: Int32Array.from(bytes) };
+}
+
+/** Runs the pipeline the flags ask for on `graph` (unchanged when none). */
+export function applyPipelineFlags(graph: Graph, f: PipelineFlags, io: CliIO, extraServices: Record<string, unknown> = {}): Graph {
+  const pipeline = pipelineFromFlags(f);
+  if (pipeline === undefined) {
+    if (f.printIrAfter !== undefined) throw new SsmcError('E_ARG', '--print-ir-after needs a pipeline (--pipeline or the shorthand flags)');
+    return graph;
+  }
+  const calibration = calibrationService(f);
+  const pm = new PassManager(pipeline, {
+    printIrAfter: f.printIrAfter === undefined ? undefined : f.printIrAfter === 'all' ? 'all' : [f.printIrAfter],
+    onIr: (pass, text) => io.err(`// ----- IR after ${pass} -----\n${text}`),
+    services: { ...(calibration ? { calibration } : {}), ...extraServices },
+  });
+  return pm.run(graph).graph;
+}
