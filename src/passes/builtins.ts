@@ -4,10 +4,11 @@
 // file plus one line here.
 import { cse } from './cse.ts';
 import { dce } from './dce.ts';
+import { fuseOps } from './fuse-ops.ts';
 import { registerPass } from './pass.ts';
 
-export const builtinPasses = [dce, cse] as const;
+export const builtinPasses = [dce, cse, fuseOps] as const;
 
 for (const p of builtinPasses) registerPass(p);
 
-export { cse, dce };
+export { cse, dce, fuseOps };
