@@ -1,6 +1,7 @@
 // The ssmc command line. Library code never prints; everything user-facing is here.
 import { Command, CommanderError } from 'commander';
 import { isSsmcError } from '../errors.ts';
+import { registerCompile } from './commands/compile.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerInspect } from './commands/inspect.ts';
@@ -17,7 +18,7 @@ export function buildProgram(io: CliIO): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerDemo]) {
+  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerDemo, registerCompile]) {
     const cmd = register(program, io);
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).showHelpAfterError('(run with --help for usage)');
   }

@@ -6,6 +6,8 @@ import { loadCheckpoint } from '../frontend/load.ts';
 import type { Graph } from '../ir/graph.ts';
 import { parseGraph } from '../ir/text/index.ts';
 import { InterpRunner } from '../backends/interp/runner.ts';
+import { compileCached } from '../backends/c/compile.ts';
+import { CRunner } from '../backends/c/runner.ts';
 import { buildMambaGraph } from '../frontend/mamba-graph.ts';
 import type { ModelRunner } from '../runtime/runner.ts';
 
@@ -30,12 +32,22 @@ export function loadModel(path: string): Checkpoint {
   return loadCheckpoint(path);
 }
 
-export type BackendName = 'interp';
-export const BACKENDS: readonly BackendName[] = ['interp'];
+export type BackendName = 'interp' | 'c';
+export const BACKENDS: readonly BackendName[] = ['interp', 'c'];
 
-export function makeRunner(ck: Checkpoint, backend: BackendName): ModelRunner {
+export interface RunnerOptions {
+  /** Threads of a native backend (default: its own default). */
+  readonly threads?: number;
+}
+
+export function makeRunner(ck: Checkpoint, backend: BackendName, opts: RunnerOptions = {}): ModelRunner {
   switch (backend) {
     case 'interp':
       return new InterpRunner(buildMambaGraph(ck, { mode: 'decode' }));
+    case 'c': {
+      // Compiled once per distinct model into the cache (content-hashed), then reused.
+      const { dir } = compileCached(buildMambaGraph(ck, { mode: 'decode' }), { dtype: 'f32' });
+      return new CRunner(dir, { threads: opts.threads });
+    }
   }
 }

@@ -1,0 +1,371 @@
+// Lowers a one-token (decode) graph to a self-contained C folder: the prefill graph is
+// derived by lifting (liftToSequence), both are flattened (fused groups inlined by
+// renaming), every intermediate gets an arena slot by liveness, the rules turn nodes
+// into partial + context, and Handlebars renders the files. The result is data only;
+// compile.ts writes it.
+import Handlebars from 'handlebars';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SsmcError } from '../../errors.ts';
+import type { Graph, Node, Region, Value } from '../../ir/graph.ts';
+import { liftToSequence } from '../../ir/sequence.ts';
+import type { TensorType } from '../../ir/types.ts';
+import { numel } from '../../ir/types.ts';
+import type { PackedTensor, PackedWeights, StoredForm } from './pack.ts';
+import { formFor, packWeights } from './pack.ts';
+import type { Operand, RuleContext, Step } from './rules.ts';
+import { RULES } from './rules.ts';
+
+export const TEMPLATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates/c');
+
+export interface CEmitOptions {
+  /** Default thread count baked into the runtime (the driver's --threads overrides). */
+  readonly threads?: number;
+  /** Tokens per prefill call of the generated code (longer prefills are chunked). */
+  readonly chunk?: number;
+}
+
+export interface CManifest {
+  readonly format: 'ssmc-c';
+  readonly version: 1;
+  readonly graph: string;
+  readonly vocab: number;
+  readonly chunk: number;
+  readonly threads: number;
+  /** State tensors in snapshot order (graph inputs other than the tokens). */
+  readonly state: ReadonlyArray<{ readonly name: string; readonly size: number }>;
+  readonly stateFloats: number;
+  readonly weightsBytes: number;
+  readonly decodeWeightBytes: number;
+  readonly layoutHash: string;
+}
+
+export interface CModule {
+  /** Text files of the folder, by file name. */
+  readonly files: ReadonlyMap<string, string>;
+  /** weights.bin, laid out (written by `writeWeightsFile`). */
+  readonly weights: PackedWeights;
+  readonly manifest: CManifest;
+}
+
+/** A node after inlining fused groups: names refer to the enclosing graph's values. */
+interface FlatNode {
+  readonly op: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly Value[];
+  readonly node: Node;
+}
+
+function flatten(region: Region, rename: ReadonlyMap<string, string>, out: FlatNode[]): void {
+  const r = (n: string) => rename.get(n) ?? n;
+  for (const node of region.nodes) {
+    const inputs = node.inputs.map(r);
+    if (node.body) {
+      const body = node.body;
+      const inner = new Map(rename);
+      body.inputs.forEach((p, i) => inner.set(p.name, inputs[i]));
+      const params = new Set(body.inputs.map((p) => p.name));
+      const copies: Array<[string, Value]> = [];
+      const claimed = new Set<string>();
+      body.outputs.forEach((bo, i) => {
+        if (params.has(bo) || claimed.has(bo) || !body.nodes.some((n) => n.outputs.some((v) => v.name === bo))) copies.push([bo, node.outputs[i]]);
+        else {
+          claimed.add(bo);
+          inner.set(bo, node.outputs[i].name);
+        }
+      });
+      flatten(body, inner, out);
+      for (const [src, dst] of copies) out.push({ op: 'copy', inputs: [inner.get(src) ?? src], outputs: [dst], node: { op: 'copy', inputs: [src], outputs: [dst], attrs: {} } });
+      continue;
+    }
+    out.push({ op: node.op, inputs, outputs: node.outputs.map((v) => ({ name: r(v.name), type: v.type })), node });
+  }
+}
+
+interface Local {
+  readonly c: string;
+  readonly ir: string;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** First-fit arena allocator over float slots (64-byte granules). */
+class Arena {
+  #free: Array<[number, number]> = [];
+  top = 0;
+  alloc(n: number): number {
+    const size = Math.ceil(Math.max(n, 1) / 16) * 16;
+    for (let i = 0; i < this.#free.length; i++) {
+      const [off, len] = this.#free[i];
+      if (len >= size) {
+        if (len === size) this.#free.splice(i, 1);
+        else this.#free[i] = [off + size, len - size];
+        return off;
+      }
+    }
+    const off = this.top;
+    this.top += size;
+    return off;
+  }
+  release(off: number, n: number): void {
+    const size = Math.ceil(Math.max(n, 1) / 16) * 16;
+    this.#free.push([off, size]);
+    this.#free.sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const b of this.#free) {
+      const last = merged[merged.length - 1];
+      if (last && last[0] + last[1] === b[0]) last[1] += b[1];
+      else merged.push([b[0], b[1]]);
+    }
+    this.#free = merged;
+  }
+}
+
+interface GraphIO {
+  readonly tokens: string;
+  readonly state: readonly Value[];
+  readonly logits: string;
+  /** State output name -> index of its state input. */
+  readonly stateOut: ReadonlyMap<string, number>;
+}
+
+function classifyIO(g: Graph): GraphIO {
+  const ints = g.inputs.filter((v) => v.type.dtype === 'i32');
+  if (ints.length !== 1) throw new SsmcError('E_UNSUPPORTED', `C backend: the graph needs exactly one i32 (token) input, it has ${ints.length}`);
+  const state = g.inputs.filter((v) => v.type.dtype !== 'i32');
+  const logits = g.outputs.includes('logits') ? 'logits' : g.outputs[0];
+  const rest = g.outputs.filter((n) => n !== logits);
+  const stateOut = new Map<string, number>();
+  state.forEach((s, i) => {
+    const name = rest.includes(`${s.name}.next`) ? `${s.name}.next` : rest[i];
+    if (name === undefined) throw new SsmcError('E_UNSUPPORTED', `C backend: no output carries the next value of state %${s.name}`);
+    stateOut.set(name, i);
+  });
+  if (stateOut.size !== rest.length) throw new SsmcError('E_UNSUPPORTED', `C backend: outputs ${rest.filter((n) => !stateOut.has(n)).map((n) => `%${n}`).join(', ')} are neither logits nor next state`);
+  return { tokens: ints[0].name, state, logits, stateOut };
+}
+
+function valueTypes(g: Graph): Map<string, TensorType> {
+  const m = new Map<string, TensorType>();
+  for (const v of [...g.inputs, ...g.weights]) m.set(v.name, v.type);
+  const walk = (r: Region) => {
+    for (const n of r.nodes) {
+      for (const v of n.outputs) m.set(v.name, v.type);
+      if (n.body) {
+        for (const p of n.body.inputs) m.set(p.name, p.type);
+        walk(n.body);
+      }
+    }
+  };
+  walk(g);
+  return m;
+}
+
+interface FunctionPlan {
+  readonly locals: Local[];
+  readonly steps: Array<Step & { comment: string }>;
+}
+
+const comment = (s: string) => s.replace(/\*\//g, '* /');
+
+export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
+  const chunk = opts.chunk ?? 64;
+  const threads = opts.threads ?? 1;
+  const gio = classifyIO(decode);
+  const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
+  const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
+  flatten(decode, new Map(), flats.decode);
+  flatten(prefill, new Map(), flats.prefill);
+  const decls = new Map(decode.weights.map((w) => [w.name, w]));
+
+  // Stored forms every weight use needs, in first-use order.
+  const uses = new Map<string, Set<StoredForm>>();
+  for (const f of [...flats.decode, ...flats.prefill]) {
+    f.inputs.forEach((name, i) => {
+      const w = decls.get(name);
+      if (!w) return;
+      if (!uses.has(name)) uses.set(name, new Set());
+      uses.get(name)!.add(formFor(f.node, i, w));
+    });
+  }
+  const weights = packWeights(decode, uses);
+  const byForm = new Map(weights.tensors.map((t) => [`${t.name}|${t.form}`, t]));
+
+  const kernels: Array<{ partial: string; ctx: Record<string, unknown> }> = [];
+  const kernelNames = new Map<string, string>();
+  const segTables: Array<{ name: string; segs: unknown[] }> = [];
+  const segNames = new Map<number, string>();
+  const decodeTypes = valueTypes(decode);
+
+  const plan = (g: Graph, flat: FlatNode[], seqMode: boolean): FunctionPlan & { arena: number } => {
+    const types = valueTypes(g);
+    const isSeq = (name: string) => seqMode && types.get(name)!.shape.length !== decodeTypes.get(name)!.shape.length;
+    const fixed = new Map<string, string>([[gio.tokens, 'tokens'], [gio.logits, 'logits']]);
+    gio.state.forEach((s, i) => fixed.set(s.name, `sin[${i}]`));
+    for (const [name, i] of gio.stateOut) fixed.set(name, `sout[${i}]`);
+    for (const out of g.outputs) {
+      if (!flat.some((f) => f.outputs.some((v) => v.name === out))) throw new SsmcError('E_UNSUPPORTED', `C backend: output %${out} is not computed by a node`);
+    }
+    const last = new Map<string, number>();
+    flat.forEach((f, i) => f.inputs.forEach((n) => last.set(n, i)));
+    const arena = new Arena();
+    const slots = new Map<string, { off: number; size: number }>();
+    const locals: Local[] = [];
+    const steps: Array<Step & { comment: string }> = [];
+    const exprOf = new Map<string, string>(fixed);
+    flat.forEach((f, i) => {
+      const operand = (name: string, idx: number): Operand => {
+        const type = types.get(name)!;
+        const w = decls.get(name);
+        if (w) {
+          const t = byForm.get(`${name}|${formFor(f.node, idx, w)}`)!;
+          return { expr: `((const float *)m->w[${t.index}])`, type, seq: false, weight: t };
+        }
+        const expr = exprOf.get(name);
+        if (!expr) throw new SsmcError('E_INTERNAL', `C backend: %${name} used before it is defined`);
+        return { expr, type, seq: isSeq(name) };
+      };
+      const ins = f.inputs.map(operand);
+      for (const v of f.outputs) {
+        if (exprOf.has(v.name)) continue;
+        const size = numel(types.get(v.name)!.shape);
+        const off = arena.alloc(size);
+        slots.set(v.name, { off, size });
+        const c = `v${locals.length}`;
+        locals.push({ c, ir: comment(v.name), offset: off, size });
+        exprOf.set(v.name, c);
+      }
+      const outs = f.outputs.map((v) => ({ expr: exprOf.get(v.name)!, type: types.get(v.name)!, seq: isSeq(v.name) }));
+      const rowElems = (o: Operand) => (o.seq ? numel(o.type.shape) / chunk : numel(o.type.shape));
+      const lastDim = (o: Operand) => o.type.shape[o.type.shape.length - 1] ?? 1;
+      const ctx: RuleContext = {
+        node: f.node,
+        ins,
+        outs,
+        tokens: (o) => {
+          const per = rowElems(o) / lastDim(o);
+          return o.seq ? (per === 1 ? 'T' : `T * ${per}`) : String(numel(o.type.shape) / lastDim(o));
+        },
+        rowElems,
+        count: (o) => (o.seq ? `T * ${rowElems(o)}` : String(numel(o.type.shape))),
+        kernel: (partial, kctx) => {
+          const key = `${partial}|${JSON.stringify(kctx)}`;
+          let name = kernelNames.get(key);
+          if (!name) {
+            name = `k${kernelNames.size}_${partial.replace(/^k_/, '')}`;
+            kernelNames.set(key, name);
+            kernels.push({ partial, ctx: { ...kctx, fn: name } });
+          }
+          return name;
+        },
+        segTable: (w: PackedTensor) => {
+          let name = segNames.get(w.index);
+          if (!name) {
+            name = `segs_w${w.index}`;
+            segNames.set(w.index, name);
+            segTables.push({ name, segs: w.segments! as unknown[] });
+          }
+          return name;
+        },
+      };
+      const rule = f.op === 'copy' ? copyRule : RULES[f.op];
+      if (!rule) throw new SsmcError('E_UNSUPPORTED', `C backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
+      const step = rule(ctx);
+      steps.push({ ...step, comment: comment(`${f.outputs.map((v) => `%${v.name}`).join(', ')} = ${f.op}(${f.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`) });
+      // Free inputs whose last use this was (outputs are live until their own last use).
+      for (const n of new Set(f.inputs)) {
+        const s = slots.get(n);
+        if (s && last.get(n) === i) {
+          arena.release(s.off, s.size);
+          slots.delete(n);
+        }
+      }
+      for (const v of f.outputs) {
+        const s = slots.get(v.name);
+        if (s && !last.has(v.name)) {
+          arena.release(s.off, s.size);
+          slots.delete(v.name);
+        }
+      }
+    });
+    return { locals, steps, arena: arena.top };
+  };
+  const dplan = plan(decode, flats.decode, false);
+  const pplan = plan(prefill, flats.prefill, true);
+
+  const logitsType = decodeTypes.get(gio.logits)!;
+  const vocab = numel(logitsType.shape);
+  let decodeWeightBytes = 0;
+  for (const f of flats.decode) {
+    f.inputs.forEach((name, i) => {
+      const w = decls.get(name);
+      if (!w) return;
+      const t = byForm.get(`${name}|${formFor(f.node, i, w)}`)!;
+      decodeWeightBytes += f.op === 'nn.embedding' && i === 0 ? (t.bytes / w.type.shape[0]) : t.bytes;
+    });
+  }
+  const manifest: CManifest = {
+    format: 'ssmc-c',
+    version: 1,
+    graph: decode.name,
+    vocab,
+    chunk,
+    threads,
+    state: gio.state.map((s) => ({ name: s.name, size: numel(s.type.shape) })),
+    stateFloats: gio.state.reduce((a, s) => a + numel(s.type.shape), 0),
+    weightsBytes: weights.payloadBytes,
+    decodeWeightBytes: Math.round(decodeWeightBytes),
+    layoutHash: weights.layoutHash,
+  };
+  const ctx = {
+    graphName: decode.name,
+    vocab,
+    nState: gio.state.length,
+    stateFloats: manifest.stateFloats,
+    chunk,
+    threads,
+    arenaFloats: Math.max(dplan.arena, pplan.arena, 16),
+    nWeights: weights.tensors.length,
+    weightsBytes: weights.payloadBytes,
+    layoutHash: weights.layoutHash,
+    decodeWeightBytes: manifest.decodeWeightBytes,
+    states: manifest.state,
+    weights: weights.tensors.map((t) => ({ index: t.index, name: t.name, format: t.form, offset: t.offset, shape: t.shape.join(',') })),
+    segTables,
+    kernels,
+    decode: dplan,
+    prefill: pplan,
+  };
+  const hb = handlebars();
+  const files = new Map<string, string>();
+  for (const [out, tpl] of [
+    ['model.h', 'model.h.hbs'],
+    ['model.c', 'model.c.hbs'],
+    ['ssmc_kernels.h', 'ssmc_kernels.h.hbs'],
+    ['ssmc_runtime.h', 'ssmc_runtime.h.hbs'],
+    ['ssmc_runtime.c', 'ssmc_runtime.c.hbs'],
+    ['ssmc_driver.c', 'ssmc_driver.c.hbs'],
+    ['Makefile', 'Makefile.hbs'],
+    ['CMakeLists.txt', 'CMakeLists.txt.hbs'],
+    ['README.md', 'README.md.hbs'],
+  ] as const) {
+    files.set(out, hb.compile(readFileSync(join(TEMPLATE_DIR, tpl), 'utf8'), { noEscape: true, strict: true })(ctx));
+  }
+  files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  return { files, weights, manifest };
+}
+
+const copyRule = (c: RuleContext): Step => ({ partial: 'copy', ctx: { x: c.ins[0].expr, out: c.outs[0].expr, count: c.count(c.outs[0]) } });
+
+let cached: typeof Handlebars | undefined;
+function handlebars(): typeof Handlebars {
+  if (cached) return cached;
+  const hb = Handlebars.create();
+  const dir = join(TEMPLATE_DIR, 'partials');
+  for (const f of readdirSync(dir)) {
+    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), readFileSync(join(dir, f), 'utf8'));
+  }
+  cached = hb;
+  return hb;
+}

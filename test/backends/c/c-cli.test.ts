@@ -1,0 +1,145 @@
+// The C backend from the command line and the toolchain: `ssmc compile` (make, CMake,
+// aarch64), `--backend c` for logits and eval against the interpreter, the build
+// cache, compiler errors, and golden snapshots of the generated C.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileC, compileCached } from '../../../src/backends/c/compile.ts';
+import { emitC } from '../../../src/backends/c/emit.ts';
+import { buildDriver, buildWithCmake, buildWithMake, toolExists, ToolchainError } from '../../../src/backends/c/toolchain.ts';
+import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
+import { PassManager } from '../../../src/passes/index.ts';
+import { runCli } from '../../helpers/cli.ts';
+import { fixturesDir } from '../../helpers/paths.ts';
+import { randomCheckpoint } from '../../helpers/random-model.ts';
+import { annotateCn4, outDir } from './helpers.ts';
+
+const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
+// --backend c compiles into the cache: keep it inside this run's temp folder.
+process.env.SSMC_CACHE = outDir('cache-root');
+const TINY = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 6, dState: 2, dConv: 3, expand: 2, dInner: 8, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 11);
+
+describe('ssmc compile --target c', () => {
+  it('writes a folder that builds with make (native and aarch64) and CMake, and whose driver runs', () => {
+    const dir = outDir('cli');
+    const r = runCliSync(['compile', FIXTURE, '--target', 'c', '--threads', '2', '-o', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const f of ['model.c', 'model.h', 'ssmc_kernels.h', 'ssmc_runtime.c', 'ssmc_runtime.h', 'ssmc_driver.c', 'weights.bin', 'Makefile', 'CMakeLists.txt', 'README.md', 'manifest.json', 'ssmc_driver']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    rmSync(join(dir, 'ssmc_driver'));
+    buildWithMake(dir, { OPT: '-O1' });
+    const logits = join(dir, 'l.f32');
+    expect(run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '71,82,69', '--out', logits]).status).toBe(0);
+    expect(readFileSync(logits).length).toBe(3 * 256 * 4);
+    const bench = run(join(dir, 'ssmc_driver'), ['bench', '--tokens', '8', '--prefill', '20', '--threads', '2']);
+    const j = JSON.parse(bench.stdout) as Record<string, number>;
+    expect(j.threads).toBe(2);
+    expect(j.decode_tokens_per_s).toBeGreaterThan(0);
+    expect(j.prefill_tokens_per_s).toBeGreaterThan(0);
+    expect(j.weight_bytes_per_token).toBeGreaterThan(1e6);
+    expect(run(join(dir, 'ssmc_driver'), ['generate', '--tokens', '71,82', '--n', '5']).stdout).toMatch(/^\d+(,\d+){4}\n$/);
+    if (toolExists('cmake')) expect(existsSync(buildWithCmake(dir, 'build', ['-DCMAKE_C_FLAGS=-O1']))).toBe(true);
+    if (toolExists('aarch64-linux-gnu-gcc')) {
+      rmSync(join(dir, 'ssmc_driver'));
+      buildWithMake(dir, { ARCH: 'aarch64', OPT: '-O1' });
+      expect(readFileSync(join(dir, 'ssmc_driver')).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00])); // e_machine = EM_AARCH64
+    }
+  });
+
+  it('corrupt or mismatched weights are refused with a clear message', () => {
+    const dir = outDir('corrupt');
+    compileC(buildMambaGraph(TINY), dir, { build: { opt: '-O0' } });
+    const w = readFileSync(join(dir, 'weights.bin'));
+    w[w.length - 70] ^= 0xff;
+    writeFileSync(join(dir, 'weights.bin'), w);
+    const r = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/checksum mismatch/);
+  });
+
+  it('a compiler error shows the compiler\'s message', () => {
+    const dir = outDir('broken');
+    compileC(buildMambaGraph(TINY), dir, { build: false });
+    let err: unknown;
+    try {
+      buildDriver(dir, { cflags: ['-include', 'no_such_header_ssmc.h'] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ToolchainError);
+    expect((err as ToolchainError).kind).toBe('failed');
+    expect((err as ToolchainError).message).toMatch(/no_such_header_ssmc\.h: No such file or directory/);
+    expect(() => buildDriver(dir, { cc: 'no-such-cc-ssmc' })).toThrow(/'no-such-cc-ssmc' was not found/);
+    const r = runCliSync(['compile', FIXTURE, '--target', 'c', '-o', outDir('nocc')], { CC: 'no-such-cc-ssmc' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no-such-cc-ssmc' was not found.*the sources are in/);
+  });
+});
+
+describe('--backend c', () => {
+  it('ssmc eval --backend c matches --backend interp on the fixture (bits per byte within 1e-5)', async () => {
+    const text = join(FIXTURE, 'heldout.txt');
+    const args = ['eval', FIXTURE, '--text', text, '--max-bytes', '3000', '--window', '512', '--json'];
+    const interp = await runCli([...args, '--backend', 'interp']);
+    const c = await runCli([...args, '--backend', 'c']);
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    const a = JSON.parse(c.stdout) as { bits_per_token: number; tokens: number };
+    const b = JSON.parse(interp.stdout) as { bits_per_token: number; tokens: number };
+    expect(a.tokens).toBe(b.tokens);
+    expect(Math.abs(a.bits_per_token - b.bits_per_token)).toBeLessThan(1e-5);
+  });
+
+  it('ssmc logits --backend c matches the interpreter and reuses the cached build', async () => {
+    const dir = outDir('l');
+    mkdirSync(dir, { recursive: true });
+    const args = (b: string) => ['logits', FIXTURE, '--tokens', '71,82,69,77', '--out', join(dir, `${b}.f32`), '--backend', b];
+    expect((await runCli(args('c'))).code).toBe(0);
+    expect((await runCli(args('interp'))).code).toBe(0);
+    const a = new Float32Array(readFileSync(join(dir, 'c.f32')).buffer.slice(0));
+    const b = new Float32Array(readFileSync(join(dir, 'interp.f32')).buffer.slice(0));
+    let d = 0;
+    let m = 0;
+    b.forEach((v, i) => ((d = Math.max(d, Math.abs(a[i] - v))), (m = Math.max(m, Math.abs(v)))));
+    expect(d / m).toBeLessThan(1e-5);
+    const cache = outDir('cache');
+    const first = compileCached(buildMambaGraph(TINY), { cacheDir: cache, build: { opt: '-O0' } });
+    const again = compileCached(buildMambaGraph(TINY), { cacheDir: cache, build: { opt: '-O0' } });
+    expect(first.cached).toBe(false);
+    expect(again.cached).toBe(true);
+    expect(again.dir).toBe(first.dir);
+  });
+});
+
+describe('generated C (golden snapshots)', () => {
+  it('a tiny dense model', async () => {
+    const mod = emitC(buildMambaGraph(TINY), { chunk: 4 });
+    await expect(mod.files.get('model.c')).toMatchFileSnapshot('__snapshots__/tiny-dense.model.c');
+    await expect(mod.files.get('model.h')).toMatchFileSnapshot('__snapshots__/tiny-dense.model.h');
+  });
+
+  it('a tiny fused C_n^4 model with f16 weights', async () => {
+    const { castWeights } = await import('../../../src/backends/c/compile.ts');
+    const g = new PassManager('fuse-ops').run(castWeights(annotateCn4(buildMambaGraph(TINY), 3), 'f16')).graph;
+    const mod = emitC(g, { chunk: 4 });
+    await expect(mod.files.get('model.c')).toMatchFileSnapshot('__snapshots__/tiny-fused-cn4-f16.model.c');
+  });
+});
+
+function run(exe: string, args: string[]) {
+  return spawnSyncUtf8(exe, args);
+}
+
+function spawnSyncUtf8(exe: string, args: string[], env?: Record<string, string>) {
+  const r = spawnSync(exe, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CLI in a child process (so CC overrides reach it). */
+function runCliSync(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSyncUtf8(process.execPath, [join(import.meta.dirname, '../../../bin/ssmc.js'), ...args], { CI: 'true', ...env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
