@@ -7,7 +7,7 @@ export type ErrorCode =
   | 'E_IO' | 'E_ARG' | 'E_INTERNAL' | 'E_UNSUPPORTED'
   // binary containers
   | 'E_TRUNCATED' | 'E_HEADER' | 'E_DTYPE' | 'E_OFFSETS' | 'E_SHAPE' | 'E_TOO_LARGE'
-  | 'E_MAGIC' | 'E_VERSION' | 'E_GGUF_TYPE'
+  | 'E_MAGIC' | 'E_VERSION' | 'E_GGUF_TYPE' | 'E_CHECKSUM'
   // models
   | 'E_CONFIG' | 'E_MISSING_TENSOR' | 'E_TENSOR_SHAPE' | 'E_TOKENS'
   // IR

@@ -243,7 +243,7 @@ describe('packed format: corrupt files', () => {
     expect([err(b).code, err(b).location?.offset]).toEqual(['E_VERSION', H.version]);
     b = base.slice();
     b[300] ^= 1;
-    expect([err(b).code, err(b).location?.offset]).toEqual(['E_HEADER', H.checksum]);
+    expect([err(b).code, err(b).location?.offset]).toEqual(['E_CHECKSUM', H.checksum]);
     expect(err(b).message).toMatch(/bad\.bin @byte 56: checksum mismatch/);
     b = base.slice(0, base.length - 1);
     expect(err(b).code).toBe('E_TRUNCATED');

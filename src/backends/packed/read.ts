@@ -70,7 +70,7 @@ export function readPackedWeights(bytes: Uint8Array, file = '<packed>', opts: Re
   const checksum = view.getUint32(H.checksum, true);
   if (opts.checksum !== false) {
     const actual = fileChecksum(bytes.subarray(0, fileSize));
-    if (actual !== checksum) fail('E_HEADER', H.checksum, `checksum mismatch: header says 0x${hex(checksum)}, contents give 0x${hex(actual)}`);
+    if (actual !== checksum) fail('E_CHECKSUM', H.checksum, `checksum mismatch: header says 0x${hex(checksum)}, contents give 0x${hex(actual)}`);
   }
 
   const tensors: PackedTensorInfo[] = [];
