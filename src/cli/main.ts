@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isSsmcError } from '../errors.ts';
 import { registerCompile } from './commands/compile.ts';
+import { registerCheckPass } from './commands/check-pass.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerInspect } from './commands/inspect.ts';
@@ -18,7 +19,7 @@ export function buildProgram(io: CliIO): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerDemo, registerCompile]) {
+  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerDemo, registerCompile, registerCheckPass]) {
     const cmd = register(program, io);
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).showHelpAfterError('(run with --help for usage)');
   }

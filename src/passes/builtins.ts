@@ -6,9 +6,10 @@ import { cse } from './cse.ts';
 import { dce } from './dce.ts';
 import { fuseOps } from './fuse-ops.ts';
 import { registerPass } from './pass.ts';
+import { reorderWeights } from './reorder-weights.ts';
 
-export const builtinPasses = [dce, cse, fuseOps] as const;
+export const builtinPasses = [dce, cse, fuseOps, reorderWeights] as const;
 
 for (const p of builtinPasses) registerPass(p);
 
-export { cse, dce, fuseOps };
+export { cse, dce, fuseOps, reorderWeights };

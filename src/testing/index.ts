@@ -2,3 +2,4 @@
 // property tests of their own passes and ops.
 export * from './arbitraries.ts';
 export * from './region.ts';
+export * from './check-pass.ts';

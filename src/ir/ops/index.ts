@@ -7,3 +7,4 @@ export * from './tensor-split.ts';
 export * from './ssm-conv1d.ts';
 export * from './ssm-scan.ts';
 export * from './fused-group.ts';
+export * from './tensor-gather.ts';
