@@ -7,9 +7,10 @@ import { dce } from './dce.ts';
 import { fuseOps } from './fuse-ops.ts';
 import { registerPass } from './pass.ts';
 import { reorderWeights } from './reorder-weights.ts';
+import { sparsifyCn4 } from './sparsify-cn4.ts';
 
-export const builtinPasses = [dce, cse, fuseOps, reorderWeights] as const;
+export const builtinPasses = [dce, cse, fuseOps, sparsifyCn4, reorderWeights] as const;
 
 for (const p of builtinPasses) registerPass(p);
 
-export { cse, dce, fuseOps, reorderWeights };
+export { cse, dce, fuseOps, sparsifyCn4, reorderWeights };

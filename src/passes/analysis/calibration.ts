@@ -1,0 +1,373 @@
+// Calibration analysis: run the model on calibration tokens and collect, for the input
+// X of a linear layer, H = XᵀX (f64) and the per-feature input norms ‖X_j‖.
+//
+// Layers are visited in graph order and each one's statistics come from the model as it
+// is *now* (earlier layers already pruned, SparseGPT's order). To avoid re-running the
+// whole model per layer, the calibrator caches a few "anchor" values over all tokens:
+// dominators (in the value graph rooted at the tokens) of the remaining layer inputs.
+// The top anchor dominates every remaining layer input and the logits (in a residual
+// network: the residual stream entering the current block); deeper ones dominate the
+// next few layer inputs (inside a Mamba block: the in_proj output xz, then x). Each
+// statistic is gathered by running only the slice from the cached anchors to the
+// layer's input. After a layer is pruned, anchors downstream of it are dropped and the
+// anchors the remaining layers need are computed from the ones still cached. Memory:
+// a handful of tokens × width f32 anchors (not growing with depth) plus one K×K Hessian
+// at a time, whatever the model size.
+//
+// Windows start from a zero state, like evaluation: a prefill graph (token input [L])
+// runs windows of exactly L tokens (a trailing partial window is dropped). A decode
+// graph (scalar token) is lifted to a sequence graph of `window` tokens (default 512,
+// or all tokens when fewer) and runs the same way; only when it cannot be lifted (or
+// `stepwise` is asked for) does it step token by token, carrying every state input S
+// from the output `S.next` and resetting the state every `window` tokens.
+//
+// The runner is pluggable: the `calibration` service may carry `compile`, turning a
+// sliced graph into something faster than the interpreter (e.g. the C backend).
+import { SsmcError } from '../../errors.ts';
+import type { Graph, Value } from '../../ir/graph.ts';
+import { Interpreter } from '../../ir/interpreter.ts';
+import { liftToSequence } from '../../ir/sequence.ts';
+import { numel } from '../../ir/types.ts';
+import type { WeightStore } from '../../ir/weights.ts';
+import { symmetrize, syrkUpperT } from '../sparsity/linalg.ts';
+import type { DominatorTree } from './graph-slice.ts';
+import { dominatorTree, lcaAll, sliceGraph, tokenInput, valueTable } from './graph-slice.ts';
+
+export type Array32 = Float32Array | Int32Array;
+
+/** A graph prepared for repeated runs. Outputs by name; must not write its inputs. */
+export interface CompiledGraph {
+  run(inputs: Readonly<Record<string, Array32>>): Record<string, Array32>;
+}
+
+/** The `calibration` service a caller passes to passes that need calibration data. */
+export interface CalibrationService {
+  readonly tokens: Int32Array;
+  /** Window for decode graphs (default 512); prefill graphs use their sequence length. */
+  readonly window?: number;
+  /** Compiles a (sliced) graph for repeated runs; default: the interpreter. */
+  readonly compile?: (graph: Graph) => CompiledGraph;
+  /** Run a decode graph token by token instead of lifting it to windows (slower; for checks). */
+  readonly stepwise?: boolean;
+}
+
+export const CALIBRATION_SERVICE = 'calibration';
+/** Fewest calibration tokens accepted for a decode graph. */
+export const MIN_DECODE_TOKENS = 16;
+
+export function interpreterCompile(graph: Graph): CompiledGraph {
+  const interp = new Interpreter(graph);
+  return {
+    run(inputs) {
+      const out = interp.run(inputs);
+      const r: Record<string, Array32> = {};
+      for (const k of Object.keys(out)) r[k] = out[k].data as Array32;
+      return r;
+    },
+  };
+}
+
+/** Statistics of one layer input over the calibration tokens. */
+export interface LayerStats {
+  readonly K: number;
+  /** XᵀX, K×K, symmetric, f64. */
+  readonly H: Float64Array;
+  /** sqrt(Σ_t x_tj²) per input feature (Wanda's norms). */
+  readonly norms: Float64Array;
+  /** Number of token rows accumulated. */
+  readonly rows: number;
+}
+
+/** One layer to calibrate: the name of its input value (and of its weight, to find it). */
+export interface CalibrationTarget {
+  readonly input: string;
+  readonly weight?: string;
+}
+
+/** Tokens per rank-k update of H (features × BLOCK transposed buffer). */
+const BLOCK = 64;
+
+export class Calibrator {
+  readonly graph: Graph;
+  readonly mode: 'decode' | 'prefill';
+  /** Tokens per window. */
+  readonly window: number;
+  /** Interpreter runs: windows (prefill) or tokens (decode). */
+  readonly runs: number;
+  /** Tokens actually used (prefill drops a trailing partial window). */
+  readonly tokens: Int32Array;
+  readonly #targets: readonly CalibrationTarget[];
+  readonly #logits: string;
+  readonly #token: Value;
+  readonly #dom: DominatorTree;
+  readonly #values: Map<string, Value>;
+  readonly #stateNext = new Map<string, string>();
+  readonly #compile: (g: Graph) => CompiledGraph;
+  readonly #zeros = new Map<string, Float32Array>();
+  /** Cached anchors by name, per-run layout (run r at [r·perRun, (r+1)·perRun)). */
+  #cache = new Map<string, Array32>();
+  #next = 0;
+
+  constructor(graph: Graph, service: CalibrationService, targets: readonly CalibrationTarget[], logits = 'logits') {
+    const toks = service.tokens;
+    if (!(toks instanceof Int32Array)) throw new SsmcError('E_PASS', `the calibration service's tokens must be an Int32Array`);
+    let token = tokenInput(graph);
+    if (token.type.shape.length === 0 && !service.stepwise && toks.length >= MIN_DECODE_TOKENS) {
+      // A decode graph is lifted to a window-long sequence graph (same value and weight
+      // names), which runs a window per interpreter call instead of a token.
+      try {
+        graph = liftToSequence(graph, Math.min(service.window ?? 512, toks.length));
+        token = tokenInput(graph);
+      } catch (e) {
+        if (!(e instanceof SsmcError)) throw e;
+        // Some op has no sequence form: step token by token instead.
+      }
+    }
+    this.graph = graph;
+    this.#targets = targets;
+    this.#token = token;
+    this.mode = this.#token.type.shape.length === 0 ? 'decode' : 'prefill';
+    this.#compile = service.compile ?? interpreterCompile;
+    if (!graph.outputs.includes(logits)) throw new SsmcError('E_PASS', `calibration needs the graph output %${logits} (to measure the calibration loss)`);
+    this.#logits = logits;
+    const outs = new Set(graph.outputs);
+    for (const v of graph.inputs) {
+      if (v === this.#token) continue;
+      if (!outs.has(`${v.name}.next`)) {
+        throw new SsmcError('E_PASS', `cannot calibrate @${graph.name}: input %${v.name} is neither the token input nor a state with a %${v.name}.next output`);
+      }
+      this.#stateNext.set(v.name, `${v.name}.next`);
+    }
+    if (this.mode === 'prefill') {
+      const L = this.#token.type.shape[0];
+      this.window = L;
+      this.runs = Math.floor(toks.length / L);
+      if (this.runs < 1) {
+        throw new SsmcError('E_PASS', `calibration is too short: ${toks.length} tokens, this prefill graph needs at least one window of ${L}`);
+      }
+      this.tokens = toks.subarray(0, this.runs * L);
+    } else {
+      const W = service.window ?? 512;
+      if (!Number.isSafeInteger(W) || W < 2) throw new SsmcError('E_PASS', `calibration window must be an integer >= 2, got ${W}`);
+      if (toks.length < MIN_DECODE_TOKENS) throw new SsmcError('E_PASS', `calibration is too short: ${toks.length} tokens, need at least ${MIN_DECODE_TOKENS}`);
+      this.window = W;
+      this.runs = toks.length;
+      this.tokens = toks;
+    }
+    const vocab = this.#vocabLimit();
+    for (let i = 0; i < this.tokens.length; i++) {
+      const t = this.tokens[i];
+      if (!(t >= 0 && t < vocab)) throw new SsmcError('E_PASS', `calibration token ${t} at position ${i} is outside the vocabulary [0, ${vocab})`);
+    }
+    this.#dom = dominatorTree(graph, this.#token.name);
+    this.#values = valueTable(graph);
+    for (const t of targets) {
+      if (!this.#dom.idom.has(t.input)) throw new SsmcError('E_PASS', `layer input %${t.input} does not depend on the tokens; it cannot be calibrated`);
+    }
+    this.reset();
+  }
+
+  /** Back to the start: only the tokens are cached. */
+  reset(): void {
+    this.#cache = new Map([[this.#token.name, this.tokens]]);
+    this.#next = 0;
+  }
+
+  /** Index of the next target whose statistics `collect` gives. */
+  get position(): number {
+    return this.#next;
+  }
+
+  /** Statistics of target `#position`'s input, computed with `weights`. */
+  collect(weights: WeightStore): LayerStats {
+    const target = this.#targets[this.#next];
+    if (!target) throw new SsmcError('E_INTERNAL', 'calibrator: no target left');
+    const v = this.#values.get(target.input)!;
+    const K = v.type.shape[v.type.shape.length - 1];
+    const H = new Float64Array(K * K);
+    const sq = new Float64Array(K);
+    const xt = new Float64Array(K * BLOCK);
+    let fill = 0;
+    let rows = 0;
+    this.#sweep(weights, [target.input], (_r, outs) => {
+      const x = outs[target.input];
+      const n = x.length / K;
+      for (let t = 0; t < n; t++) {
+        const o = t * K;
+        for (let j = 0; j < K; j++) {
+          const val = x[o + j];
+          xt[j * BLOCK + fill] = val;
+          sq[j] += val * val;
+        }
+        if (++fill === BLOCK) {
+          syrkUpperT(H, K, xt, BLOCK, fill);
+          fill = 0;
+        }
+      }
+      rows += n;
+    });
+    if (fill) syrkUpperT(H, K, xt, BLOCK, fill);
+    symmetrize(H, K);
+    const norms = new Float64Array(K);
+    for (let j = 0; j < K; j++) norms[j] = Math.sqrt(sq[j]);
+    return { K, H, norms, rows };
+  }
+
+  /**
+   * Moves past the current target, whose final weights `weights` must hold: drops the
+   * anchors computed from its output, then computes the anchors the remaining targets
+   * need (shallowest first, each from those already cached).
+   */
+  advance(weights: WeightStore): void {
+    const done = this.#targets[this.#next];
+    this.#next++;
+    const stale = this.#downstreamOf(done);
+    for (const k of [...this.#cache.keys()]) if (stale.has(k)) this.#cache.delete(k);
+    const need = this.#anchorsNeeded();
+    for (const name of need) {
+      if (this.#cache.has(name)) continue;
+      const v = this.#values.get(name)!;
+      const size = numel(v.type.shape);
+      const data = new Float32Array(this.runs * size);
+      this.#sweep(weights, [name], (r, outs) => data.set(outs[name], r * size));
+      this.#cache.set(name, data);
+    }
+    // Only now drop what the remaining targets do not need (it may have fed the above).
+    for (const k of [...this.#cache.keys()]) if (k !== this.#token.name && !need.includes(k)) this.#cache.delete(k);
+  }
+
+  /**
+   * The anchors for the remaining targets: the LCAs in the dominator tree of growing
+   * prefixes of their inputs (the first prefix is the next input itself), and of all of
+   * them with the logits; shallowest first.
+   */
+  #anchorsNeeded(): string[] {
+    const rest = this.#targets.slice(this.#next).map((t) => t.input);
+    const top = lcaAll(this.#dom, [...rest, this.#logits]);
+    const out = new Set<string>([top]);
+    for (let k = 1; k <= rest.length; k++) {
+      const a = lcaAll(this.#dom, rest.slice(0, k));
+      if (a === top) break;
+      out.add(a);
+    }
+    out.delete(this.#token.name);
+    return [...out].sort((a, b) => this.#dom.depth.get(a)! - this.#dom.depth.get(b)!);
+  }
+
+  /** Values computed (at top level) from the output of a target's linear layer. */
+  #downstreamOf(t: CalibrationTarget): Set<string> {
+    const target = this.graph.nodes.findIndex((n) => n.op === 'nn.linear' && (t.weight !== undefined ? n.inputs[1] === t.weight : n.inputs[0] === t.input));
+    const reach = new Set<string>();
+    if (target < 0) return reach;
+    for (const o of this.graph.nodes[target].outputs) reach.add(o.name);
+    for (let i = target + 1; i < this.graph.nodes.length; i++) {
+      const n = this.graph.nodes[i];
+      if (n.inputs.some((x) => reach.has(x))) for (const o of n.outputs) reach.add(o.name);
+    }
+    return reach;
+  }
+
+  /**
+   * Mean next-token NLL (nats) over the first `maxTokens` calibration tokens (whole
+   * windows), run from the current anchor with `weights`.
+   */
+  loss(weights: WeightStore, maxTokens = Infinity): number {
+    const L = this.window;
+    const limitWindows = Math.max(1, Math.ceil(Math.min(maxTokens, this.tokens.length) / L));
+    const runs = this.mode === 'prefill' ? Math.min(this.runs, limitWindows) : Math.min(this.runs, limitWindows * L);
+    let sum = 0;
+    let count = 0;
+    const toks = this.tokens;
+    this.#sweep(
+      weights,
+      [this.#logits],
+      (r, outs) => {
+        const lg = outs[this.#logits] as Float32Array;
+        if (this.mode === 'prefill') {
+          const V = lg.length / L;
+          for (let i = 0; i + 1 < L; i++) {
+            sum += nll(lg, i * V, V, toks[r * L + i + 1]);
+            count++;
+          }
+        } else if ((r + 1) % L !== 0 && r + 1 < toks.length) {
+          sum += nll(lg, 0, lg.length, toks[r + 1]);
+          count++;
+        }
+      },
+      runs,
+    );
+    return count ? sum / count : 0;
+  }
+
+  /** Runs the slice cached anchors → outputs over the first `runs` runs, windows from zero state. */
+  #sweep(weights: WeightStore, outputs: readonly string[], each: (run: number, outs: Record<string, Array32>) => void, runs = this.runs): void {
+    const from = [...this.#cache.keys()];
+    const cached = from.map((name) => ({ name, data: this.#cache.get(name)!, perRun: this.#cache.get(name)!.length / this.runs }));
+    let outs = [...outputs];
+    let slice = sliceGraph(this.graph, from, outs);
+    if (this.mode === 'decode') {
+      // Carry the state of every state input the slice reads.
+      for (;;) {
+        const extra = slice.inputs.slice(from.length).map((v) => this.#stateNext.get(v.name)!).filter((n) => !outs.includes(n));
+        if (!extra.length) break;
+        outs = [...outs, ...extra];
+        slice = sliceGraph(this.graph, from, outs);
+      }
+    }
+    const exec = this.#compile({ ...slice, weightData: weights });
+    const states = slice.inputs.slice(from.length);
+    const inputs: Record<string, Array32> = {};
+    const resetStates = () => {
+      for (const s of states) inputs[s.name] = this.#zero(s);
+    };
+    resetStates();
+    for (let r = 0; r < runs; r++) {
+      if (this.mode === 'decode' && r % this.window === 0 && r > 0) resetStates();
+      for (const a of cached) inputs[a.name] = a.data.subarray(r * a.perRun, (r + 1) * a.perRun);
+      const res = exec.run(inputs);
+      if (this.mode === 'decode') for (const s of states) inputs[s.name] = res[this.#stateNext.get(s.name)!];
+      each(r, res);
+    }
+  }
+
+  #zero(v: Value): Float32Array {
+    let z = this.#zeros.get(v.name);
+    if (!z) {
+      z = new Float32Array(numel(v.type.shape));
+      this.#zeros.set(v.name, z);
+    }
+    return z;
+  }
+
+  /** Largest token id + 1 the graph can embed (rows of any weight the tokens index). */
+  #vocabLimit(): number {
+    for (const n of this.graph.nodes) {
+      if (n.op === 'nn.embedding' && n.inputs[1] === this.#token.name) {
+        const w = this.graph.weights.find((x) => x.name === n.inputs[0]);
+        if (w) return w.type.shape[0];
+      }
+    }
+    return Infinity;
+  }
+}
+
+/** -log softmax(logits[off..off+V])[target] in f64 with the max subtracted. */
+function nll(lg: Float32Array, off: number, V: number, target: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if (lg[off + j] > max) max = lg[off + j];
+  let s = 0;
+  for (let j = 0; j < V; j++) s += Math.exp(lg[off + j] - max);
+  return Math.log(s) + max - lg[off + target];
+}
+
+/** The calibration service from a pass context's services, checked. */
+export function calibrationFrom(services: Readonly<Record<string, unknown>>, pass: string, why: string): CalibrationService {
+  const s = services[CALIBRATION_SERVICE] as CalibrationService | undefined;
+  if (s === undefined) {
+    throw new SsmcError('E_PASS', `pass '${pass}' needs calibration data for ${why}: provide the '${CALIBRATION_SERVICE}' service ({ tokens: Int32Array })`);
+  }
+  if (typeof s !== 'object' || !(s.tokens instanceof Int32Array)) {
+    throw new SsmcError('E_PASS', `pass '${pass}': the '${CALIBRATION_SERVICE}' service must be { tokens: Int32Array, window?, compile? }`);
+  }
+  return s;
+}

@@ -1,0 +1,304 @@
+// sparsify-cn4: C_n^4 kernel sparsity with weight compensation and the sparse-learning
+// allocator (DESIGN §1, §4; issue 3).
+//
+//   sparsify-cn4{method=obs n=2}                 uniform 2:4 (SparseGPT)
+//   sparsify-cn4{method=obs sparsity=0.5}        adaptive: per-row n, 50% overall
+//   sparsify-cn4{latency=0.6}                    adaptive: 60% of the dense decode cost
+//
+// Groups are 4 contiguous weights along a row's input dimension; every group of a row
+// prunes the same n (0..4). The result has exact zeros, the weight's type annotated
+// `cn4=[n per row]`, compensated kept weights (obs), and is checked for NaN/Inf and for
+// the pattern before it is returned. A selected matrix whose input width is not a
+// multiple of 4 is an error naming it (leave it out with `layers=`).
+//
+// Adaptive allocation, in two passes over the layers (both in SparseGPT order):
+//  1. Dense statistics. Per matrix: the damage of every row at n = 0..4, measured
+//     (actual sweeps at n = 1, 2, 3 give (w - ŵ)H(w - ŵ)ᵀ; n = 4 costs wᵀHw), and its
+//     sensitivity: the calibration-loss rise when that matrix alone is pruned 2:4,
+//     divided by its summed n = 2 damage. That factor turns every matrix's damages into
+//     one currency (estimated loss).
+//  2. Pruning with re-allocation (`realloc=true`): for each matrix in order, fresh
+//     statistics from the already-pruned model, fresh damage tables for this matrix,
+//     then the global allocation is solved again over this and all later matrices
+//     (later ones with their step-1 tables) for the budget that is left; only this
+//     matrix's part is applied. With `realloc=false` step 1's allocation is kept and
+//     only the compensation uses fresh statistics.
+// The budget is overall sparsity S (reached within 0.05% when row granularity allows)
+// or a decode-cost budget (`latency`, a fraction of the dense cost of the selected
+// layers; the cost model is packed bytes per token unless the `costModel` service gives
+// one).
+//
+// Services: `calibration` ({ tokens, window?, compile? }: needed by every method but
+// uniform magnitude), `costModel` (optional), `sparsityReport` (optional callback that
+// receives the per-layer report).
+import { SsmcError } from '../errors.ts';
+import type { Graph, Value } from '../ir/graph.ts';
+import { makeGraph } from '../ir/graph.ts';
+import { tensorType } from '../ir/types.ts';
+import type { WeightStore } from '../ir/weights.ts';
+import type { LayerStats } from './analysis/calibration.ts';
+import { calibrationFrom, Calibrator } from './analysis/calibration.ts';
+import { definePass, option, type PassContext } from './pass.ts';
+import { allocate, type AllocMatrix } from './sparsity/allocator.ts';
+import { costGains, packedBytesCostModel, sparsityGains, type CostModel } from './sparsity/cost.ts';
+import { rowDamage, rowEnergy, sum, uncompensatedDamage } from './sparsity/damage.ts';
+import { cn4Violation, uniformN, type RowN } from './sparsity/masks.ts';
+import { assemble, matrixPruner, measureTable, type Method } from './sparsity/prune.ts';
+import type { LayerReport, SparsityReport } from './sparsity/report.ts';
+import { histogram, rowsSparsity, SPARSITY_REPORT_SERVICE } from './sparsity/report.ts';
+import { DEFAULT_LAYERS, findTargets, fromF64, parseLayers, toF64, type PruneTarget } from './sparsity/targets.ts';
+
+const PASS = 'sparsify-cn4';
+
+export const sparsifyCn4 = definePass({
+  name: PASS,
+  description: 'C_n^4 sparsity (n of every 4 weights along each row; n per row) with OBS compensation and a sparsity- or latency-targeted allocator',
+  options: {
+    method: option.enum(['magnitude', 'wanda', 'obs'], { default: 'obs', doc: 'mask scores: |w|, |w|·‖x‖, or OBS with compensation (SparseGPT sweep)' }),
+    pattern: option.enum(['uniform', 'adaptive'], { doc: 'uniform: the same n everywhere (needs n); adaptive: n per row (needs sparsity or latency); inferred when omitted' }),
+    n: option.int({ min: 0, max: 4, doc: 'weights pruned per group of 4 (uniform)' }),
+    sparsity: option.float({ min: 0, max: 1, doc: 'target pruned fraction of the selected layers, in [0, 1) (adaptive)' }),
+    latency: option.float({ min: 0, max: 1, doc: 'decode-cost budget as a fraction of the dense cost of the selected layers, in (0, 1] (adaptive)' }),
+    damp: option.float({ min: 0, default: 0.001, doc: 'Hessian dampening, as a fraction of mean(diag H)' }),
+    blocksize: option.int({ min: 4, max: 65536, default: 128, doc: 'columns per lazy-update block of the OBS sweep' }),
+    layers: option.string({ default: DEFAULT_LAYERS, doc: 'matrix kinds to prune, joined by , or + (in_proj, x_proj, dt_proj, out_proj, embedding = the tied head)' }),
+    'sens-tokens': option.int({ min: 0, default: 4096, doc: 'calibration tokens for the per-matrix sensitivity (0: unscaled damages)' }),
+    realloc: option.bool({ default: true, doc: 're-allocate layer by layer from already-pruned statistics (adaptive)' }),
+  },
+  run(graph, o, ctx) {
+    const plan = resolvePlan(o);
+    const targets = findTargets(graph, parseLayers(o.layers));
+    if (!targets.length) return graph;
+    const common = { damp: o.damp, blocksize: o.blocksize };
+    const res =
+      plan.pattern === 'uniform'
+        ? pruneUniform(graph, targets, plan.method, plan.n, common, ctx)
+        : pruneAdaptive(graph, targets, plan, { ...common, sensTokens: o['sens-tokens'], realloc: o.realloc }, ctx);
+    const out = finish(graph, targets, res.weights, res.n);
+    const report: SparsityReport = {
+      method: plan.method,
+      pattern: plan.pattern,
+      target: plan.pattern === 'uniform' ? `n=${plan.n}` : plan.budget.kind === 'sparsity' ? `sparsity=${plan.budget.value}` : `latency=${plan.budget.value}`,
+      sparsity: overallSparsity(targets, res.n),
+      relativeCost: relativeCost(targets, res.n, costModelFrom(ctx)),
+      ...(res.loss ? { calibrationLoss: res.loss } : {}),
+      layers: res.layers,
+    };
+    const cb = ctx.services[SPARSITY_REPORT_SERVICE];
+    if (typeof cb === 'function') (cb as (r: SparsityReport) => void)(report);
+    return out;
+  },
+});
+
+// --- options -------------------------------------------------------------------------
+
+type Budget = { readonly kind: 'sparsity' | 'latency'; readonly value: number };
+type Plan =
+  | { readonly pattern: 'uniform'; readonly method: Method; readonly n: number }
+  | { readonly pattern: 'adaptive'; readonly method: Method; readonly budget: Budget };
+
+function optionError(msg: string): never {
+  throw new SsmcError('E_PIPELINE', `pass '${PASS}': ${msg}`);
+}
+
+function resolvePlan(o: { method: Method; pattern?: 'uniform' | 'adaptive'; n?: number; sparsity?: number; latency?: number }): Plan {
+  const pattern = o.pattern ?? (o.n !== undefined ? 'uniform' : o.sparsity !== undefined || o.latency !== undefined ? 'adaptive' : undefined);
+  if (pattern === undefined) optionError(`say what to prune: n=0..4 (uniform), or sparsity=S or latency=L (adaptive)`);
+  if (pattern === 'uniform') {
+    if (o.n === undefined) optionError(`pattern=uniform needs option 'n' (0..4)`);
+    if (o.sparsity !== undefined || o.latency !== undefined) optionError(`pattern=uniform takes 'n', not 'sparsity' or 'latency'`);
+    return { pattern, method: o.method, n: o.n };
+  }
+  if (o.n !== undefined) optionError(`pattern=adaptive chooses n per row; option 'n' applies to pattern=uniform only`);
+  if ((o.sparsity === undefined) === (o.latency === undefined)) optionError(`pattern=adaptive needs exactly one of 'sparsity' and 'latency'`);
+  if (o.sparsity !== undefined) {
+    if (!(o.sparsity >= 0 && o.sparsity < 1)) optionError(`option 'sparsity' must be in [0, 1), got ${o.sparsity}`);
+    return { pattern, method: o.method, budget: { kind: 'sparsity', value: o.sparsity } };
+  }
+  if (!(o.latency! > 0 && o.latency! <= 1)) optionError(`option 'latency' must be in (0, 1], got ${o.latency}`);
+  return { pattern, method: o.method, budget: { kind: 'latency', value: o.latency! } };
+}
+
+function costModelFrom(ctx: PassContext): CostModel {
+  const m = ctx.services.costModel as CostModel | undefined;
+  if (m === undefined) return packedBytesCostModel;
+  if (typeof m !== 'object' || typeof m.rowCost !== 'function') throw new SsmcError('E_PASS', `pass '${PASS}': the 'costModel' service must have rowCost(n, inFeatures, weight)`);
+  return m;
+}
+
+// --- shared --------------------------------------------------------------------------
+
+interface Result {
+  readonly weights: WeightStore;
+  readonly n: RowN[];
+  readonly layers: LayerReport[];
+  readonly loss?: { dense: number; pruned: number };
+}
+
+interface Common {
+  readonly damp: number;
+  readonly blocksize: number;
+}
+
+function layerReport(t: PruneTarget, n: RowN, W0: Float64Array, W: Float64Array, stats: LayerStats | undefined, sensitivity?: number): LayerReport {
+  const base: LayerReport = { weight: t.weight, kind: t.kind, rows: t.rows, cols: t.cols, nHistogram: histogram(n), sparsity: rowsSparsity(n) };
+  if (!stats) return base;
+  const error = {
+    before: sum(uncompensatedDamage(W0, W, t.rows, t.cols, stats.H)),
+    after: sum(rowDamage(W0, W, t.rows, t.cols, stats.H)),
+    energy: sum(rowEnergy(W0, t.rows, t.cols, stats.H)),
+  };
+  return { ...base, error, ...(sensitivity !== undefined ? { sensitivity } : {}) };
+}
+
+function overallSparsity(targets: readonly PruneTarget[], n: readonly RowN[]): number {
+  let removed = 0;
+  let total = 0;
+  targets.forEach((t, i) => {
+    removed += rowsSparsity(n[i]) * t.rows * t.cols;
+    total += t.rows * t.cols;
+  });
+  return total ? removed / total : 0;
+}
+
+function relativeCost(targets: readonly PruneTarget[], n: readonly RowN[], model: CostModel): number {
+  let c = 0;
+  let dense = 0;
+  targets.forEach((t, i) => {
+    for (let r = 0; r < t.rows; r++) {
+      c += model.rowCost(n[i][r], t.cols, t.weight);
+      dense += model.rowCost(0, t.cols, t.weight);
+    }
+  });
+  return dense ? c / dense : 1;
+}
+
+/** The output graph: annotated types, checked data. */
+function finish(graph: Graph, targets: readonly PruneTarget[], weights: WeightStore, n: readonly RowN[]): Graph {
+  const byName = new Map(targets.map((t, i) => [t.weight, i]));
+  const decls: Value[] = graph.weights.map((w) => {
+    const i = byName.get(w.name);
+    if (i === undefined) return w;
+    const t = targets[i];
+    const data = weights.get(t.weight);
+    const values = t.dtype === 'f32' ? (data as Float32Array) : toF64(data, t.dtype);
+    const bad = cn4Violation(values, t.rows, t.cols, n[i]);
+    if (bad) throw new SsmcError('E_PASS', `pass '${PASS}' produced an invalid @${t.weight}: ${bad}`);
+    return { name: w.name, type: tensorType(w.type.dtype, w.type.shape, { ...stripCn4(w.type), cn4: Array.from(n[i]) }) };
+  });
+  return makeGraph({ ...graph, weights: decls, weightData: weights });
+}
+
+function stripCn4(t: Value['type']) {
+  const { dtype: _d, shape: _s, cn4: _c, ...rest } = t;
+  return rest;
+}
+
+// --- uniform ---------------------------------------------------------------------------
+
+function pruneUniform(graph: Graph, targets: readonly PruneTarget[], method: Method, n: number, common: Common, ctx: PassContext): Result {
+  const cal = method === 'magnitude' && !ctx.services.calibration ? undefined : new Calibrator(graph, calibrationFrom(ctx.services, PASS, `method=${method}`), targets);
+  let store = graph.weightData;
+  const ns: RowN[] = [];
+  const layers: LayerReport[] = [];
+  targets.forEach((t, j) => {
+    const stats = cal?.collect(store);
+    const W0 = toF64(store.get(t.weight), t.dtype);
+    const nr = uniformN(t.rows, n);
+    const W = matrixPruner(method, W0, t.rows, t.cols, stats, { ...common, what: `@${t.weight}` }).prune(nr).W;
+    store = store.with(t.weight, fromF64(W, t.dtype));
+    ns.push(nr);
+    layers.push(layerReport(t, nr, W0, W, stats));
+    if (cal && j + 1 < targets.length) cal.advance(store);
+  });
+  return { weights: store, n: ns, layers };
+}
+
+// --- adaptive --------------------------------------------------------------------------
+
+interface AdaptiveOptions extends Common {
+  readonly sensTokens: number;
+  readonly realloc: boolean;
+}
+
+function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan & { pattern: 'adaptive' }, o: AdaptiveOptions, ctx: PassContext): Result {
+  const cal = new Calibrator(graph, calibrationFrom(ctx.services, PASS, 'pattern=adaptive'), targets);
+  const model = costModelFrom(ctx);
+  const gains = targets.map((t) => (plan.budget.kind === 'sparsity' ? sparsityGains(t.cols) : costGains(model, t.cols, t.weight)));
+  let total = 0;
+  targets.forEach((t, i) => (total += t.rows * gains[i][4]));
+  const targetGain = plan.budget.kind === 'sparsity' ? plan.budget.value * total : (1 - plan.budget.value) * total;
+  const tol = 5e-4 * total;
+  const dense = graph.weightData;
+  const what = (t: PruneTarget) => ({ ...o, what: `@${t.weight}` });
+
+  // 1. Dense statistics: damage tables and sensitivities.
+  const tables: Float64Array[] = [];
+  const rises: number[] = [];
+  const d2: number[] = [];
+  const denseLoss = o.sensTokens > 0 ? cal.loss(dense, o.sensTokens) : 0;
+  targets.forEach((t, j) => {
+    const stats = cal.collect(dense);
+    const W0 = toF64(dense.get(t.weight), t.dtype);
+    const m = measureTable(matrixPruner(plan.method, W0, t.rows, t.cols, stats, what(t)), W0, t.rows, t.cols, stats.H);
+    tables.push(m.table);
+    let s2 = 0;
+    for (let r = 0; r < t.rows; r++) s2 += m.table[r * 5 + 2];
+    d2.push(s2);
+    rises.push(o.sensTokens > 0 ? cal.loss(dense.with(t.weight, fromF64(m.results[2]!, t.dtype)), o.sensTokens) - denseLoss : 1);
+    if (j + 1 < targets.length) cal.advance(dense);
+  });
+  const scales = sensitivityScales(rises, d2);
+  const scaled = (table: Float64Array, j: number) => {
+    const s = table.slice();
+    for (let i = 0; i < s.length; i++) s[i] *= scales[j];
+    return s;
+  };
+  const mats: AllocMatrix[] = targets.map((t, j) => ({ rows: t.rows, damage: scaled(tables[j], j), gain: gains[j] }));
+  const once = o.realloc ? undefined : allocate(mats, targetGain, tol).n;
+
+  // 2. Prune in order from already-pruned statistics, re-allocating as we go.
+  cal.reset();
+  let store = dense;
+  let fixed = 0;
+  const ns: RowN[] = [];
+  const layers: LayerReport[] = [];
+  targets.forEach((t, j) => {
+    const stats = cal.collect(store);
+    const W0 = toF64(store.get(t.weight), t.dtype);
+    const pruner = matrixPruner(plan.method, W0, t.rows, t.cols, stats, what(t));
+    let nr: RowN;
+    let W: Float64Array;
+    if (once) {
+      nr = once[j];
+      W = pruner.prune(nr).W;
+    } else {
+      const m = measureTable(pruner, W0, t.rows, t.cols, stats.H);
+      const now: AllocMatrix = { rows: t.rows, damage: scaled(m.table, j), gain: gains[j] };
+      nr = allocate([now, ...mats.slice(j + 1)], targetGain - fixed, tol).n[0];
+      W = assemble(W0, m.results, t.rows, t.cols, nr);
+    }
+    for (let r = 0; r < t.rows; r++) fixed += gains[j][nr[r]];
+    store = store.with(t.weight, fromF64(W, t.dtype));
+    ns.push(nr);
+    layers.push(layerReport(t, nr, toF64(dense.get(t.weight), t.dtype), W, stats, o.sensTokens > 0 ? rises[j] : undefined));
+    if (j + 1 < targets.length) cal.advance(store);
+  });
+  let loss: Result['loss'];
+  if (o.sensTokens > 0) {
+    cal.reset();
+    loss = { dense: denseLoss, pruned: cal.loss(store, o.sensTokens) };
+  }
+  return { weights: store, n: ns, layers, loss };
+}
+
+/**
+ * Loss rise per unit of n = 2 damage, per matrix. A rise at or below zero (noise: the
+ * matrix barely matters) is floored at 1% of the median positive rise, so such a matrix
+ * is cheap but not free.
+ */
+function sensitivityScales(rises: readonly number[], d2: readonly number[]): number[] {
+  const pos = rises.filter((r) => r > 0).sort((a, b) => a - b);
+  const floor = pos.length ? 0.01 * pos[Math.floor(pos.length / 2)] : 1;
+  return rises.map((r, j) => (d2[j] > 0 ? Math.max(r, floor) / d2[j] : 1));
+}
