@@ -204,6 +204,10 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
     const fixed = new Map<string, string>([[gio.tokens, 'tokens'], [gio.logits, 'logits']]);
     gio.state.forEach((s, i) => fixed.set(s.name, `sin[${i}]`));
     for (const [name, i] of gio.stateOut) fixed.set(name, `sout[${i}]`);
+    for (const [name, i] of gio.stateOut) {
+      const t = types.get(name)!;
+      if (numel(t.shape) !== numel(gio.state[i].type.shape)) throw new SsmcError('E_UNSUPPORTED', `C backend: next state %${name} has shape [${t.shape}] in the ${g.name} graph, state %${gio.state[i].name} has [${gio.state[i].type.shape}]`);
+    }
     for (const out of g.outputs) {
       if (!flat.some((f) => f.outputs.some((v) => v.name === out))) throw new SsmcError('E_UNSUPPORTED', `C backend: output %${out} is not computed by a node`);
     }

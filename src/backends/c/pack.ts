@@ -21,7 +21,7 @@ import { numel } from '../../ir/types.ts';
 import type { WeightArray } from '../../ir/weights.ts';
 import { decodeBf16Array, decodeF16Array } from '../../util/half.ts';
 
-export type StoredForm = 'f32' | 'f16' | 'cn4-f32' | 'cn4-f16';
+export type StoredForm = 'f32' | 'f16' | 'i32' | 'cn4-f32' | 'cn4-f16';
 
 export interface Segment {
   readonly row: number;
@@ -61,6 +61,7 @@ const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /** The stored form a use of weight `w` needs: linear weights keep f16 and C_n^4; the rest is f32. */
 export function formFor(node: Node, inputIndex: number, w: Value): StoredForm {
+  if (w.type.dtype === 'i32') return 'i32';
   const half = w.type.dtype === 'f16';
   if (node.op === 'nn.linear' && inputIndex === 1) return w.type.cn4 ? (half ? 'cn4-f16' : 'cn4-f32') : half ? 'f16' : 'f32';
   if (node.op === 'nn.embedding' && inputIndex === 0) return half ? 'f16' : 'f32';
@@ -181,8 +182,8 @@ export function packWeights(graph: Graph, uses: ReadonlyMap<string, ReadonlySet<
           const f = weightF32(data, decl.type.dtype);
           return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
         };
-      } else if (form === 'f16') {
-        bytes = numel(shape) * 2;
+      } else if (form === 'f16' || form === 'i32') {
+        bytes = numel(shape) * (form === 'i32' ? 4 : 2);
         produce = () => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       } else {
         const half = form === 'cn4-f16';

@@ -103,6 +103,17 @@ export const RULES: Readonly<Record<string, Rule>> = {
     Object.entries(UNARY).map(([op, expr]): [string, Rule] => [op, (c) => ({ partial: 'ew_unary', ctx: { x: c.ins[0].expr, out: c.outs[0].expr, count: c.count(c.outs[0]), expr } })]),
   ),
   ...Object.fromEntries(Object.entries(BINARY).map(([op, expr]): [string, Rule] => [op, (c) => binary(c, expr)])),
+  'tensor.gather': (c) => {
+    const [x, idx] = c.ins;
+    const [out] = c.outs;
+    const d = x.type.shape[x.type.shape.length - 1];
+    const attr = c.node.attrs.indices as number[] | undefined;
+    const m = out.type.shape[out.type.shape.length - 1];
+    const rows = c.tokens(x);
+    if (attr) return { partial: 'gather', ctx: { table: attr.join(', '), idx: '', m, d, rows, x: x.expr, out: out.expr } };
+    const expr = idx.weight ? `((const int32_t *)m->w[${idx.weight.index}])` : `((const int32_t *)${idx.expr})`;
+    return { partial: 'gather', ctx: { table: '', idx: expr, m, d, rows, x: x.expr, out: out.expr } };
+  },
   'ssm.conv1d_step': conv,
   'ssm.conv1d': conv,
   'ssm.scan_step': scan,

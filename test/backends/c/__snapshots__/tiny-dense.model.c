@@ -30,8 +30,8 @@ const char *const ssmc_weight_names[SSMC_N_WEIGHTS] = {
   "l0.out_proj:f32",
   "norm_f:f32",
 };
-const uint32_t ssmc_state_sizes[SSMC_N_STATE] = { 24, 16,  };
-const char *const ssmc_state_names[SSMC_N_STATE] = { "conv.0", "ssm.0",  };
+const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1] = { 24, 16, 0 };
+const char *const ssmc_state_names[SSMC_N_STATE + 1] = { "conv.0", "ssm.0", 0 };
 /* y[16] = W[16,4] x (float weights, f32 accumulation): tiles of 4 rows
  * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
 static void k0_linear_mv(const void *arg, int r0, int r1) {

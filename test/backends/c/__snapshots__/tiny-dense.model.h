@@ -31,9 +31,9 @@ typedef struct {
 /* Byte offsets of the weight tensors in the payload of weights.bin. */
 extern const uint64_t ssmc_weight_offsets[SSMC_N_WEIGHTS];
 extern const char *const ssmc_weight_names[SSMC_N_WEIGHTS];
-/* State tensors (graph inputs other than the tokens), in snapshot order. */
-extern const uint32_t ssmc_state_sizes[SSMC_N_STATE];
-extern const char *const ssmc_state_names[SSMC_N_STATE];
+/* State tensors (graph inputs other than the tokens), in snapshot order (one sentinel entry after). */
+extern const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1];
+extern const char *const ssmc_state_names[SSMC_N_STATE + 1];
 
 /* One token: reads state sin, writes state sout (distinct buffers) and logits. */
 int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits);

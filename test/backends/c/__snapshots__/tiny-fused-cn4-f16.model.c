@@ -32,8 +32,8 @@ const char *const ssmc_weight_names[SSMC_N_WEIGHTS] = {
   "l0.out_proj:cn4-f16",
   "norm_f:f32",
 };
-const uint32_t ssmc_state_sizes[SSMC_N_STATE] = { 24, 16,  };
-const char *const ssmc_state_names[SSMC_N_STATE] = { "conv.0", "ssm.0",  };
+const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1] = { 24, 16, 0 };
+const char *const ssmc_state_names[SSMC_N_STATE + 1] = { "conv.0", "ssm.0", 0 };
 static const ssmc_seg segs_w3[15] = {
   { 0, 1, 1, 0u, 32u },
   { 1, 1, 0, 64u, 0u },
