@@ -3,6 +3,7 @@
 // plain C, a real aarch64 build under qemu-user, and with ASan + UBSan.
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InterpRunner } from '../../../src/backends/interp/runner.ts';
@@ -95,7 +96,9 @@ describe('C backend (native, NEON through SIMDe)', () => {
     const f32 = runner(build(new PassManager('fuse-ops').run(g).graph, {}, 16), {}, 2);
     differential(f32, new InterpRunner(g), tokens, F32_TOL);
     const g16 = castWeights(g, 'f16');
-    const f16 = runner(build(g16, {}, 16));
+    // On x86 with F16C the f16 loads take the _mm_cvtph_ps path (SIMDe's is per lane).
+    const f16c = process.arch === 'x64' && /\bf16c\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    const f16 = runner(build(g16, { cflags: f16c ? ['-mf16c'] : [] }, 16));
     differential(f16, new InterpRunner(g16), tokens, F32_TOL);
     // The f16 bound against the f32 model (what storage in f16 costs).
     f16.reset();
