@@ -10,6 +10,9 @@ import { compileCached } from '../backends/c/compile.ts';
 import { CRunner } from '../backends/c/runner.ts';
 import { buildMambaGraph } from '../frontend/mamba-graph.ts';
 import type { ModelRunner } from '../runtime/runner.ts';
+import type { CliIO } from './io.ts';
+import type { PipelineFlags } from './pipeline-flags.ts';
+import { applyPipelineFlags } from './pipeline-flags.ts';
 
 export const IR_EXTENSIONS = ['.ir', '.ssmc'];
 
@@ -40,14 +43,20 @@ export interface RunnerOptions {
   readonly threads?: number;
 }
 
-export function makeRunner(ck: Checkpoint, backend: BackendName, opts: RunnerOptions = {}): ModelRunner {
+/** A runner for a decode graph (as imported, or as a pipeline left it). */
+export function makeRunner(decode: Graph, backend: BackendName, opts: RunnerOptions = {}): ModelRunner {
   switch (backend) {
     case 'interp':
-      return new InterpRunner(buildMambaGraph(ck, { mode: 'decode' }));
+      return new InterpRunner(decode);
     case 'c': {
-      // Compiled once per distinct model into the cache (content-hashed), then reused.
-      const { dir } = compileCached(buildMambaGraph(ck, { mode: 'decode' }), { dtype: 'f32' });
+      // Compiled once per distinct graph into the cache (content-hashed), then reused.
+      const { dir } = compileCached(decode, { dtype: 'f32' });
       return new CRunner(dir, { threads: opts.threads });
     }
   }
+}
+
+/** The decode graph of a model with the pipeline the flags ask for applied. */
+export function decodeGraph(ck: Checkpoint, flags: PipelineFlags, io: CliIO): Graph {
+  return applyPipelineFlags(buildMambaGraph(ck, { mode: 'decode' }), flags, io);
 }

@@ -30,7 +30,7 @@ export function registerDemo(program: Command, io: CliIO): Command {
       const ck = loadModel(o.model);
       const graph = buildMambaGraph(ck, { mode: 'decode' });
       const tImport = performance.now() - t0;
-      const runner = makeRunner(ck, 'interp');
+      const runner = makeRunner(graph, 'interp');
       try {
         const t1 = performance.now();
         const out = generate(runner, Int32Array.from(Buffer.from(o.prompt, 'latin1')), { maxTokens: o.tokens, temperature: 0.7, random: seededRandom(1) });
