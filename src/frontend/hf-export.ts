@@ -33,6 +33,8 @@ export interface HfWriteOptions {
   readonly shardBytes?: number;
   /** Replace `dir` if it exists and is not empty (default: refuse). */
   readonly overwrite?: boolean;
+  /** More files to put in the folder (e.g. `sparsity.json`), written before it appears. */
+  readonly extraFiles?: Readonly<Record<string, string | Uint8Array>>;
 }
 
 export const DEFAULT_SHARD_BYTES = 2 * 1024 ** 3;
@@ -223,6 +225,7 @@ export function writeHfFolder(ck: CheckpointLike, dir: string, opts: HfWriteOpti
       writeFileSync(join(tmp, HF_INDEX), JSON.stringify({ metadata: { total_size: total }, weight_map: sorted }, null, 2) + '\n');
     }
     copyTokenizer(ck.tokenizer, tmp);
+    for (const [name, data] of Object.entries(opts.extraFiles ?? {})) writeFileSync(join(tmp, name), data);
     moveIntoPlace(tmp, dir, opts.overwrite ?? false);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
