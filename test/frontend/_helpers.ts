@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, expect } from 'vitest';
 import { SsmcError, type ErrorCode } from '../../src/errors.ts';
-import { expectedTensors, type Checkpoint, type MambaConfig } from '../../src/frontend/checkpoint.ts';
+import { type Checkpoint, type MambaConfig } from '../../src/frontend/checkpoint.ts';
 import type { RawTensor } from '../../src/frontend/raw-tensor.ts';
-import { Prng } from '../../src/util/prng.ts';
 
 import { fixturesDir, repoRoot, seed } from '../helpers/paths.ts';
 
@@ -87,20 +86,4 @@ export const smallConfig: fc.Arbitrary<MambaConfig> = fc
   })
   .map((r) => ({ ...r, expand: 2, dInner: 2 * r.dModel, normEps: 1e-5, projBias: false }));
 
-/**
- * Random f32 tensors for `c`; A comes from an f32 A_log, as in every real checkpoint (an
- * arbitrary f32 A is not always reachable through f32(-exp(f32 A_log))).
- */
-export function randomCheckpoint(c: MambaConfig, seed: number): Checkpoint {
-  const rng = new Prng(seed, 'test');
-  const tensors = new Map<string, RawTensor>();
-  for (const [name, shape] of expectedTensors(c)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      data[i] = name.endsWith('.A') ? -Math.exp(Math.fround(rng.uniform(-3, 3))) : rng.uniform(-1, 1);
-    }
-    tensors.set(name, { dtype: 'f32', shape, data });
-  }
-  return { format: 'synthetic', config: c, tensors, source: `random:${seed}` };
-}
+export { randomCheckpoint } from '../helpers/random-model.ts';
