@@ -2,6 +2,7 @@
 // call. pipeline.ts imports this module, so resolving a pipeline always sees them
 // (whichever module of src/passes a caller imports first). A new built-in pass is one
 // file plus one line here.
+import { castWeightsPass } from './cast-weights.ts';
 import { cse } from './cse.ts';
 import { dce } from './dce.ts';
 import { fuseOps } from './fuse-ops.ts';
@@ -9,7 +10,7 @@ import { registerPass } from './pass.ts';
 import { reorderWeights } from './reorder-weights.ts';
 import { sparsifyCn4 } from './sparsify-cn4.ts';
 
-export const builtinPasses = [dce, cse, fuseOps, sparsifyCn4, reorderWeights] as const;
+export const builtinPasses = [dce, cse, fuseOps, sparsifyCn4, reorderWeights, castWeightsPass] as const;
 
 for (const p of builtinPasses) registerPass(p);
 

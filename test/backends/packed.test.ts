@@ -141,6 +141,26 @@ describe('packed format: round trips', () => {
     );
   });
 
+  it('without a dtype, stores each tensor in its IR dtype (bf16 widened to f32; f16 bits copied)', () => {
+    fc.assert(
+      fc.property(fc.array(arbTensor, { minLength: 1, maxLength: 4 }), fc.integer(), (specs, s) => {
+        const rng = new Prng(s, 'weights');
+        const ws: W[] = specs.map((t, i) => {
+          const cn4 = Array.from({ length: t.rows }, () => rng.nextU32() % 5);
+          return { name: `t${i}`, dtype: t.source, shape: [t.rows, t.cols], cn4: t.style === 'uniform' ? undefined : cn4, values: cn4Values(rng, t.rows, t.cols, cn4, t.extraZeros) };
+        });
+        const g = weightsGraph(ws);
+        const file = readPackedWeights(packWeights(g).bytes, 'ir.bin');
+        for (const w of g.weights) {
+          const irDtype = w.type.dtype === 'f16' ? 'f16' : 'f32';
+          expect(file.tensors.find((t) => t.name === w.name)!.dtype, w.name).toBe(irDtype);
+          expect(sameValues(unpack(file, w.name), expected(g, w.name, irDtype)), w.name).toBe(true);
+        }
+      }),
+      { seed, numRuns: 100 },
+    );
+  });
+
   it('round-trips every weight of random graphs (their cn4 annotations included) and of a Mamba model', () => {
     fc.assert(
       fc.property(arbGraph({ maxNodes: 6 }), fc.constantFrom<'f32' | 'f16'>('f32', 'f16'), (g, dtype) => {

@@ -1,8 +1,10 @@
 // Lowers a one-token (decode) graph to a self-contained C folder: the prefill graph is
 // derived by lifting (liftToSequence), both are flattened (fused groups inlined by
 // renaming), every intermediate gets an arena slot by liveness, the rules turn nodes
-// into partial + context, and Handlebars renders the files. The result is data only;
-// compile.ts writes it.
+// into partial + context, and Handlebars renders the files. The weights go into the
+// project's packed file (specs/packed-weights.md), each tensor in its IR dtype; model.c
+// holds what it expects of the file's table and the runtime checks it on load. The
+// result is data only; compile.ts writes it.
 import Handlebars from 'handlebars';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,9 +14,10 @@ import type { Graph, Node, Region, Value } from '../../ir/graph.ts';
 import { liftToSequence } from '../../ir/sequence.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
-import type { PackedTensor, PackedWeights, StoredForm } from './pack.ts';
-import { formFor, packWeights } from './pack.ts';
-import type { Operand, RuleContext, Step } from './rules.ts';
+import { castWeights, matrixWeights } from '../../passes/cast-weights.ts';
+import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
+import { DTYPE_CODES, LAYOUT_CODES, packWeights, tileBytes, valueBytes } from '../packed/index.ts';
+import type { CWeight, Operand, RuleContext, Step } from './rules.ts';
 import { RULES } from './rules.ts';
 
 export const TEMPLATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates/c');
@@ -36,16 +39,18 @@ export interface CManifest {
   /** State tensors in snapshot order (graph inputs other than the tokens). */
   readonly state: ReadonlyArray<{ readonly name: string; readonly size: number }>;
   readonly stateFloats: number;
+  /** Size of weights.bin. */
   readonly weightsBytes: number;
   readonly decodeWeightBytes: number;
-  readonly layoutHash: string;
+  /** CRC-32 of weights.bin (its header's checksum), 8 hex digits. */
+  readonly weightsChecksum: string;
 }
 
 export interface CModule {
   /** Text files of the folder, by file name. */
   readonly files: ReadonlyMap<string, string>;
-  /** weights.bin, laid out (written by `writeWeightsFile`). */
-  readonly weights: PackedWeights;
+  /** weights.bin: the packed weights file. */
+  readonly weights: PackedFile;
   readonly manifest: CManifest;
 }
 
@@ -169,9 +174,25 @@ interface FunctionPlan {
 
 const comment = (s: string) => s.replace(/\*\//g, '* /');
 
-export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
+/** Tiles of the C_n^4 kernels: 4 rows, the writer's default (the kernels assume it). */
+const TILE_ROWS = 4;
+
+/** A C string literal (UTF-8 bytes; anything but plain printable ASCII as octal escapes). */
+function cString(s: string): string {
+  let out = '"';
+  for (const b of new TextEncoder().encode(s)) out += b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c && b !== 0x3f ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`;
+  return `${out}"`;
+}
+
+/** Kernels read these uses of a weight as stored (f32 or f16, dense or C_n^4); every other use reads dense f32. */
+const streamed = (op: string, i: number) => (op === 'nn.linear' && i === 1) || (op === 'nn.embedding' && i === 0);
+
+export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
   const chunk = opts.chunk ?? 64;
   const threads = opts.threads ?? 1;
+  // Norm scales, conv taps, A, D, biases are read as f32 by the kernels: widen them
+  // (exact, so the interpreter's result on `input` is unchanged).
+  const decode = castWeights(input, 'f32', 'vectors');
   const gio = classifyIO(decode);
   const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
   const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
@@ -179,23 +200,37 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
   flatten(prefill, new Map(), flats.prefill);
   const decls = new Map(decode.weights.map((w) => [w.name, w]));
 
-  // Stored forms every weight use needs, in first-use order.
-  const uses = new Map<string, Set<StoredForm>>();
+  const weights = packWeights(decode, { tileRows: TILE_ROWS });
+  const segTables: Array<{ name: string; segs: unknown[] }> = [];
+  const byName = new Map<string, CWeight>();
+  weights.table.forEach((info: PackedTensorInfo, index) => {
+    let segTable: string | undefined;
+    if (info.segments) {
+      segTable = `segs_w${index}`;
+      let tile0 = 0;
+      const vb = valueBytes(info.dtype);
+      segTables.push({
+        name: segTable,
+        segs: info.segments.map((s) => {
+          const r = { row: s.firstRow, rows: s.rows, n: s.n, tile0, offset: s.offset, tileBytes: tileBytes(TILE_ROWS, info.shape[1], s.n, vb).size };
+          tile0 += Math.ceil(s.rows / TILE_ROWS);
+          return r;
+        }),
+      });
+    }
+    byName.set(info.name, { ...info, index, segTable, tiles: info.segments ? info.segments.reduce((a, s) => a + Math.ceil(s.rows / TILE_ROWS), 0) : 0 });
+  });
+  const matrices = matrixWeights(decode);
   for (const f of [...flats.decode, ...flats.prefill]) {
     f.inputs.forEach((name, i) => {
-      const w = decls.get(name);
-      if (!w) return;
-      if (!uses.has(name)) uses.set(name, new Set());
-      uses.get(name)!.add(formFor(f.node, i, w));
+      const w = byName.get(name);
+      if (!w || streamed(f.op, i) || (w.dtype === 'f32' && w.layout === 'dense') || (w.dtype === 'i32' && f.op === 'tensor.gather')) return;
+      throw new SsmcError('E_UNSUPPORTED', `C backend: ${f.op} reads @${name} as dense f32, but it is stored as ${w.layout === 'cn4' ? 'C_n^4 ' : ''}${w.dtype}${matrices.has(name) ? ' (it is also a linear/embedding matrix)' : ''}`, { what: `@${name}` });
     });
   }
-  const weights = packWeights(decode, uses);
-  const byForm = new Map(weights.tensors.map((t) => [`${t.name}|${t.form}`, t]));
 
   const kernels: Array<{ partial: string; ctx: Record<string, unknown> }> = [];
   const kernelNames = new Map<string, string>();
-  const segTables: Array<{ name: string; segs: unknown[] }> = [];
-  const segNames = new Map<number, string>();
   const decodeTypes = valueTypes(decode);
 
   const plan = (g: Graph, flat: FlatNode[], seqMode: boolean): FunctionPlan & { arena: number } => {
@@ -221,11 +256,9 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
     flat.forEach((f, i) => {
       const operand = (name: string, idx: number): Operand => {
         const type = types.get(name)!;
-        const w = decls.get(name);
-        if (w) {
-          const t = byForm.get(`${name}|${formFor(f.node, idx, w)}`)!;
-          return { expr: `((const float *)m->w[${t.index}])`, type, seq: false, weight: t };
-        }
+        const w = byName.get(name);
+        if (w) return { expr: `((const ${w.dtype === 'i32' ? 'int32_t' : w.dtype === 'f16' ? 'uint16_t' : 'float'} *)m->w[${w.index}])`, type, seq: false, weight: w };
+        void idx;
         const expr = exprOf.get(name);
         if (!expr) throw new SsmcError('E_INTERNAL', `C backend: %${name} used before it is defined`);
         return { expr, type, seq: isSeq(name) };
@@ -263,15 +296,6 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
           }
           return name;
         },
-        segTable: (w: PackedTensor) => {
-          let name = segNames.get(w.index);
-          if (!name) {
-            name = `segs_w${w.index}`;
-            segNames.set(w.index, name);
-            segTables.push({ name, segs: w.segments! as unknown[] });
-          }
-          return name;
-        },
       };
       const rule = f.op === 'copy' ? copyRule : RULES[f.op];
       if (!rule) throw new SsmcError('E_UNSUPPORTED', `C backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
@@ -303,10 +327,10 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
   let decodeWeightBytes = 0;
   for (const f of flats.decode) {
     f.inputs.forEach((name, i) => {
-      const w = decls.get(name);
+      const w = byName.get(name);
       if (!w) return;
-      const t = byForm.get(`${name}|${formFor(f.node, i, w)}`)!;
-      decodeWeightBytes += f.op === 'nn.embedding' && i === 0 ? (t.bytes / w.type.shape[0]) : t.bytes;
+      // An embedding lookup reads one row (on average, for a C_n^4 table).
+      decodeWeightBytes += f.op === 'nn.embedding' && i === 0 ? w.size / w.shape[0] : w.size;
     });
   }
   const manifest: CManifest = {
@@ -318,9 +342,9 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
     threads,
     state: gio.state.map((s) => ({ name: s.name, size: numel(s.type.shape) })),
     stateFloats: gio.state.reduce((a, s) => a + numel(s.type.shape), 0),
-    weightsBytes: weights.payloadBytes,
+    weightsBytes: weights.bytes.length,
     decodeWeightBytes: Math.round(decodeWeightBytes),
-    layoutHash: weights.layoutHash,
+    weightsChecksum: new DataView(weights.bytes.buffer, weights.bytes.byteOffset).getUint32(56, true).toString(16).padStart(8, '0'),
   };
   const ctx = {
     graphName: decode.name,
@@ -330,12 +354,25 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
     chunk,
     threads,
     arenaFloats: Math.max(dplan.arena, pplan.arena, 16),
-    nWeights: weights.tensors.length,
-    weightsBytes: weights.payloadBytes,
-    layoutHash: weights.layoutHash,
+    nWeights: weights.table.length,
+    weightsBytes: manifest.weightsBytes,
     decodeWeightBytes: manifest.decodeWeightBytes,
     states: manifest.state,
-    weights: weights.tensors.map((t) => ({ index: t.index, name: t.name, format: t.form, offset: t.offset, shape: t.shape.join(',') })),
+    weights: [...byName.values()].map((t) => ({
+      index: t.index,
+      cname: cString(t.name),
+      dtype: DTYPE_CODES.indexOf(t.dtype),
+      layout: LAYOUT_CODES.indexOf(t.layout),
+      rank: t.shape.length,
+      dims: t.shape.length ? t.shape.join(', ') : '0',
+      size: t.size,
+      nseg: t.segments?.length ?? 0,
+      segs: t.segTable ?? 'NULL',
+    })),
+    dtypes: [
+      { suf: 'f32', wt: 'float', vb: 4 },
+      { suf: 'f16', wt: 'uint16_t', vb: 2 },
+    ],
     segTables,
     kernels,
     decode: dplan,
@@ -347,6 +384,7 @@ export function emitC(decode: Graph, opts: CEmitOptions = {}): CModule {
     ['model.h', 'model.h.hbs'],
     ['model.c', 'model.c.hbs'],
     ['ssmc_kernels.h', 'ssmc_kernels.h.hbs'],
+    ['ssmc_cn4.h', 'ssmc_cn4.h.hbs'],
     ['ssmc_runtime.h', 'ssmc_runtime.h.hbs'],
     ['ssmc_runtime.c', 'ssmc_runtime.c.hbs'],
     ['ssmc_driver.c', 'ssmc_driver.c.hbs'],

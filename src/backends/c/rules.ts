@@ -8,7 +8,16 @@ import { SsmcError } from '../../errors.ts';
 import type { Node } from '../../ir/graph.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
-import type { PackedTensor } from './pack.ts';
+import type { PackedTensorInfo } from '../packed/index.ts';
+
+/** A tensor of the weights file as the rules see it: its table entry and index. */
+export interface CWeight extends PackedTensorInfo {
+  readonly index: number;
+  /** C_n^4: name of its segment table in model.c. */
+  readonly segTable?: string;
+  /** C_n^4: tiles of 4 rows over all segments (the unit the work is split by). */
+  readonly tiles: number;
+}
 
 /** An operand as a rule sees it. */
 export interface Operand {
@@ -17,8 +26,8 @@ export interface Operand {
   readonly type: TensorType;
   /** Carries a leading per-token axis (prefill values lifted from one-token values). */
   readonly seq: boolean;
-  /** Set when the operand is a weight: its stored form. */
-  readonly weight?: PackedTensor;
+  /** Set when the operand is a weight: how the file stores it. */
+  readonly weight?: CWeight;
 }
 
 export interface Step {
@@ -38,8 +47,6 @@ export interface RuleContext {
   count(o: Operand): string;
   /** A kernel function rendered once per distinct (partial, ctx); returns its name. */
   kernel(partial: string, ctx: Record<string, unknown>): string;
-  /** A C_n^4 segment table rendered once per weight; returns its name. */
-  segTable(w: PackedTensor): string;
 }
 
 export type Rule = (c: RuleContext) => Step;
@@ -52,7 +59,7 @@ const UNARY: Record<string, string> = {
 };
 const BINARY: Record<string, string> = { 'ew.add': 'a + b', 'ew.sub': 'a - b', 'ew.mul': 'a * b' };
 
-const wtOf = (form: string) => (form.endsWith('f16') ? { wt: 'uint16_t', suf: 'f16' } : { wt: 'float', suf: 'f32' });
+const wtOf = (w: CWeight) => (w.dtype === 'f16' ? { wt: 'uint16_t', suf: 'f16' } : { wt: 'float', suf: 'f32' });
 
 function cFloat(v: number): string {
   if (!Number.isFinite(v)) throw new SsmcError('E_UNSUPPORTED', `C backend: non-finite attribute ${v}`);
@@ -66,11 +73,11 @@ function linear(c: RuleContext): Step {
   const wp = w.weight;
   if (!wp) throw new SsmcError('E_UNSUPPORTED', 'C backend: nn.linear needs a weight (not a computed value) as its matrix', { what: `%${y.type && c.node.outputs[0].name}` });
   const [N, K] = w.type.shape;
-  const { wt, suf } = wtOf(wp.form);
-  let fn: string;
-  if (wp.form.startsWith('cn4')) fn = c.kernel('k_linear_cn4', { N, K, wt, suf, segs: c.segTable(wp), nseg: wp.segments!.length });
-  else fn = c.kernel(c.tokens(x) === '1' ? 'k_linear_mv' : 'k_linear_mm', { N, K, wt, suf });
-  return { partial: 'call_linear', ctx: { fn, x: x.expr, w: `m->w[${wp.index}]`, b: b ? b.expr : 'NULL', y: y.expr, N, T: c.tokens(x) } };
+  const { wt, suf } = wtOf(wp);
+  const call = { x: x.expr, w: `m->w[${wp.index}]`, b: b ? b.expr : 'NULL', y: y.expr, T: c.tokens(x) };
+  // C_n^4: the work is split by tiles of 4 rows (rows = tiles * 4, see k_linear_cn4).
+  if (wp.layout === 'cn4') return { partial: 'call_linear', ctx: { ...call, fn: c.kernel('k_linear_cn4', { N, K, wt, suf, segs: wp.segTable, nseg: wp.segments!.length }), rows: wp.tiles * 4 } };
+  return { partial: 'call_linear', ctx: { ...call, fn: c.kernel(c.tokens(x) === '1' ? 'k_linear_mv' : 'k_linear_mm', { N, K, wt, suf }), rows: N } };
 }
 
 export const RULES: Readonly<Record<string, Rule>> = {
@@ -79,9 +86,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
     const [table, tokens] = c.ins;
     const [out] = c.outs;
     const [V, d] = table.type.shape;
-    const { wt, suf } = wtOf(table.weight?.form ?? 'f32');
     if (!table.weight) throw new SsmcError('E_UNSUPPORTED', 'C backend: nn.embedding needs a weight table');
-    return { partial: 'embedding', ctx: { table: `m->w[${table.weight.index}]`, tokens: tokens.expr, out: out.expr, V, d, wt, suf, T: c.tokens(out) } };
+    const { wt, suf } = wtOf(table.weight);
+    const ctx = { table: `m->w[${table.weight.index}]`, tokens: tokens.expr, out: out.expr, V, d, wt, suf, T: c.tokens(out) };
+    if (table.weight.layout === 'cn4') return { partial: 'embedding_cn4', ctx: { ...ctx, segs: table.weight.segTable, nseg: table.weight.segments!.length } };
+    return { partial: 'embedding', ctx };
   },
   'nn.rms_norm': (c) => {
     const [x, w] = c.ins;

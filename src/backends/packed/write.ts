@@ -1,8 +1,10 @@
 // packWeights: every weight of a graph into one packed file (specs/packed-weights.md).
 // Weights with a cn4 annotation are stored in the cn4 layout, read off the zeros in
 // their data (a row whose pruned positions are not zero is an error naming the weight
-// and the row); all others dense, row-major. Float weights take the requested dtype,
-// i32 weights stay i32.
+// and the row); all others dense, row-major. Float weights are stored in their IR dtype
+// (bf16, which the format lacks, widened exactly to f32) unless `dtype` asks for one
+// dtype for all; i32 weights stay i32. Casting is the IR's business (the cast-weights
+// pass), so the file holds exactly what the interpreter computes with.
 import { SsmcError } from '../../errors.ts';
 import type { Graph, Value } from '../../ir/graph.ts';
 import { numel } from '../../ir/types.ts';
@@ -17,8 +19,8 @@ import {
 import { fileChecksum } from './checksum.ts';
 
 export interface PackOptions {
-  /** Storage of float weights. */
-  readonly dtype: 'f32' | 'f16';
+  /** Storage of every float weight; default: each weight's IR dtype (bf16 as f32). */
+  readonly dtype?: 'f32' | 'f16';
   /** Rows interleaved per cn4 tile (default 4; 1 = one row after another). */
   readonly tileRows?: number;
   /** Alignment of every tensor's data (default 64). */
@@ -34,12 +36,14 @@ interface Planned {
   readonly info: PackedTensorInfo;
   readonly nameBytes: Uint8Array;
   readonly values: Float32Array | Int32Array;
+  /** The IR's f16 bits, when the file stores the same f16 values (copied, not re-encoded). */
+  readonly half?: Uint16Array;
 }
 
-export function packWeights(graph: Graph, opts: PackOptions): PackedFile {
+export function packWeights(graph: Graph, opts: PackOptions = {}): PackedFile {
   const tileRows = opts.tileRows ?? 4;
   const alignment = opts.alignment ?? DEFAULT_ALIGNMENT;
-  if (opts.dtype !== 'f32' && opts.dtype !== 'f16') throw new SsmcError('E_ARG', `packWeights: dtype must be f32 or f16, got ${String(opts.dtype)}`);
+  if (opts.dtype !== undefined && opts.dtype !== 'f32' && opts.dtype !== 'f16') throw new SsmcError('E_ARG', `packWeights: dtype must be f32 or f16, got ${String(opts.dtype)}`);
   if (!(Number.isSafeInteger(tileRows) && tileRows >= 1 && tileRows <= 0xffff)) throw new SsmcError('E_ARG', `packWeights: tileRows must be an integer in [1, 65535], got ${tileRows}`);
   if (!(Number.isSafeInteger(alignment) && alignment >= MIN_ALIGNMENT && alignment <= MAX_ALIGNMENT && (alignment & (alignment - 1)) === 0)) {
     throw new SsmcError('E_ARG', `packWeights: alignment must be a power of two in [${MIN_ALIGNMENT}, ${MAX_ALIGNMENT}], got ${alignment}`);
@@ -59,7 +63,7 @@ export function packWeights(graph: Graph, opts: PackOptions): PackedFile {
     const offset = i === 0 ? dataOffset : alignUp(cursor + GUARD, alignment);
     cursor = offset + d.size;
     const info: PackedTensorInfo = { name: d.name, dtype: d.dtype, layout: d.segments ? 'cn4' : 'dense', shape: d.shape, offset, size: d.size, ...(d.segments ? { tileRows, segments: d.segments } : {}) };
-    return { info, nameBytes: d.nameBytes, values: d.values };
+    return { info, nameBytes: d.nameBytes, values: d.values, half: d.half };
   });
   const fileSize = planned.length === 0 ? dataOffset : cursor + GUARD;
   const bytes = new Uint8Array(fileSize);
@@ -73,9 +77,10 @@ export function packWeights(graph: Graph, opts: PackOptions): PackedFile {
 }
 
 /** Dtype, shape, segments and size of one weight, with its values decoded to f32 (or i32). */
-function planTensor(w: Value, data: WeightArray, fileDtype: 'f32' | 'f16', tileRows: number) {
+function planTensor(w: Value, data: WeightArray, fileDtype: 'f32' | 'f16' | undefined, tileRows: number) {
   const values = data instanceof Int32Array ? data : w.type.dtype === 'f16' ? decodeF16Array(data as Uint16Array) : w.type.dtype === 'bf16' ? decodeBf16Array(data as Uint16Array) : (data as Float32Array);
-  const dtype: PackedDType = values instanceof Int32Array ? 'i32' : fileDtype;
+  const dtype: PackedDType = values instanceof Int32Array ? 'i32' : (fileDtype ?? (w.type.dtype === 'f16' ? 'f16' : 'f32'));
+  const half = dtype === 'f16' && w.type.dtype === 'f16' ? (data as Uint16Array) : undefined;
   const shape = [...w.type.shape];
   let segments: Segment[] | undefined;
   let size = numel(shape) * valueBytes(dtype);
@@ -84,7 +89,7 @@ function planTensor(w: Value, data: WeightArray, fileDtype: 'f32' | 'f16', tileR
     segments = planSegments(w.type.cn4, shape[1], valueBytes(dtype), tileRows);
     size = segments.reduce((a, s) => a + s.size, 0);
   }
-  return { name: w.name, dtype, shape, segments, size, values };
+  return { name: w.name, dtype, shape, segments, size, values, half };
 }
 
 function writeHeader(view: DataView, h: { tensorCount: number; alignment: number; fileSize: number; tableSize: number; dataOffset: number }): void {
@@ -134,7 +139,7 @@ function writeData(view: DataView, p: Planned): void {
   if (info.layout === 'dense') {
     // Little-endian element by element (a typed-array view would follow the host's order).
     if (info.dtype === 'f16') {
-      const h = encodeF16Array(values);
+      const h = p.half ?? encodeF16Array(values);
       for (let i = 0; i < h.length; i++) view.setUint16(info.offset + 2 * i, h[i], true);
     } else if (info.dtype === 'i32') for (let i = 0; i < values.length; i++) view.setInt32(info.offset + 4 * i, values[i], true);
     else for (let i = 0; i < values.length; i++) view.setFloat32(info.offset + 4 * i, values[i], true);

@@ -9,6 +9,12 @@ import { choiceArg, intArg } from '../io.ts';
 import { loadModel } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
 import { addPipelineFlags, applyPipelineFlags } from '../pipeline-flags.ts';
+import { PassManager } from '../../passes/index.ts';
+
+/** The cast-weights step `--dtype` stands for (f16: the matrices; f32: every float weight). */
+export function dtypePipeline(dtype: 'f32' | 'f16'): string {
+  return dtype === 'f16' ? 'cast-weights{dtype=f16 which=matrices}' : 'cast-weights{dtype=f32 which=all}';
+}
 
 interface CompileOpts extends PipelineFlags {
   target: 'c';
@@ -27,7 +33,7 @@ export function registerCompile(program: Command, io: CliIO): Command {
     .argument('<model>', 'HF folder, .safetensors file or .gguf file')
     .requiredOption('--target <target>', 'code generator (c)', choiceArg(['c'] as const))
     .option('--arch <arch>', 'host, or aarch64 (cross build with $CROSS_CC, default aarch64-linux-gnu-gcc)', choiceArg(['host', 'aarch64'] as const), 'host')
-    .option('--dtype <dtype>', 'storage dtype of the linear and embedding weights', choiceArg(['f32', 'f16'] as const), 'f32')
+    .option('--dtype <dtype>', 'storage dtype of the linear and embedding weights (the cast-weights pass, run after the pipeline)', choiceArg(['f32', 'f16'] as const), 'f32')
     .option('--threads <n>', 'default thread count of the runtime', intArg(1, 256), 1)
     .option('--chunk <n>', 'tokens per prefill kernel call', intArg(1, 4096), 64)
     .option('--no-build', 'write the folder only')
@@ -36,9 +42,11 @@ export function registerCompile(program: Command, io: CliIO): Command {
       const ck = loadModel(model);
       let graph = buildMambaGraph(ck, { mode: 'decode' });
       graph = applyPipelineFlags(graph, o, io);
+      // The storage dtype is decided in the IR, after the pipeline (pruning works in f32).
+      graph = new PassManager(dtypePipeline(o.dtype)).run(graph).graph;
       const t0 = Date.now();
       try {
-        const r = compileC(graph, o.output, { dtype: o.dtype, threads: o.threads, chunk: o.chunk, build: o.build ? { arch: o.arch } : false });
+        const r = compileC(graph, o.output, { threads: o.threads, chunk: o.chunk, build: o.build ? { arch: o.arch } : false });
         const m = r.manifest;
         io.out(`wrote ${o.output} (${m.graph}: vocab ${m.vocab}, ${(m.weightsBytes / 2 ** 20).toFixed(1)} MiB weights, ${m.decodeWeightBytes} weight bytes per token)\n`);
         if (r.driver) io.out(`built ${r.driver} for ${o.arch} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

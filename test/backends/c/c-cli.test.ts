@@ -58,6 +58,13 @@ describe('ssmc compile --target c', () => {
     const r = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x')]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/checksum mismatch/);
+    // A valid file of another layout (f16 matrices) is refused by the table check.
+    const other = outDir('other');
+    compileC(buildMambaGraph(TINY), other, { dtype: 'f16', build: false });
+    writeFileSync(join(dir, 'weights.bin'), readFileSync(join(other, 'weights.bin')));
+    const r2 = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x')]);
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).toMatch(/does not match model\.c: tensor 0 \(embedding\): dtype differs/);
   });
 
   it('a compiler error shows the compiler\'s message', () => {
@@ -122,7 +129,7 @@ describe('generated C (golden snapshots)', () => {
   });
 
   it('a tiny fused C_n^4 model with f16 weights', async () => {
-    const { castWeights } = await import('../../../src/backends/c/compile.ts');
+    const { castWeights } = await import('../../../src/passes/cast-weights.ts');
     const g = new PassManager('fuse-ops').run(castWeights(annotateCn4(buildMambaGraph(TINY), 3), 'f16')).graph;
     const mod = emitC(g, { chunk: 4 });
     await expect(mod.files.get('model.c')).toMatchFileSnapshot('__snapshots__/tiny-fused-cn4-f16.model.c');

@@ -2,36 +2,22 @@
 #include "model.h"
 #include "ssmc_kernels.h"
 
-const uint64_t ssmc_weight_offsets[SSMC_N_WEIGHTS] = {
-  0ULL, /* 0: @embedding f32 [6,4] */
-  128ULL, /* 1: @l0.norm f32 [4] */
-  192ULL, /* 2: @l0.in_proj f32 [16,4] */
-  448ULL, /* 3: @l0.conv.weight f32 [8,3] */
-  576ULL, /* 4: @l0.conv.bias f32 [8] */
-  640ULL, /* 5: @l0.x_proj f32 [5,8] */
-  832ULL, /* 6: @l0.dt_proj f32 [8,1] */
-  896ULL, /* 7: @l0.dt_proj.bias f32 [8] */
-  960ULL, /* 8: @l0.A f32 [8,2] */
-  1024ULL, /* 9: @l0.D f32 [8] */
-  1088ULL, /* 10: @l0.out_proj f32 [4,8] */
-  1216ULL, /* 11: @norm_f f32 [4] */
-};
-const char *const ssmc_weight_names[SSMC_N_WEIGHTS] = {
-  "embedding:f32",
-  "l0.norm:f32",
-  "l0.in_proj:f32",
-  "l0.conv.weight:f32",
-  "l0.conv.bias:f32",
-  "l0.x_proj:f32",
-  "l0.dt_proj:f32",
-  "l0.dt_proj.bias:f32",
-  "l0.A:f32",
-  "l0.D:f32",
-  "l0.out_proj:f32",
-  "norm_f:f32",
-};
 const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1] = { 24, 16, 0 };
 const char *const ssmc_state_names[SSMC_N_STATE + 1] = { "conv.0", "ssm.0", 0 };
+const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
+  { "embedding", 0, 0, 2, { 6, 4 }, 96u, 0, NULL }, /* 0 */
+  { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 1 */
+  { "l0.in_proj", 0, 0, 2, { 16, 4 }, 256u, 0, NULL }, /* 2 */
+  { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL }, /* 3 */
+  { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 4 */
+  { "l0.x_proj", 0, 0, 2, { 5, 8 }, 160u, 0, NULL }, /* 5 */
+  { "l0.dt_proj", 0, 0, 2, { 8, 1 }, 32u, 0, NULL }, /* 6 */
+  { "l0.dt_proj.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 7 */
+  { "l0.A", 0, 0, 2, { 8, 2 }, 64u, 0, NULL }, /* 8 */
+  { "l0.D", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 9 */
+  { "l0.out_proj", 0, 0, 2, { 4, 8 }, 128u, 0, NULL }, /* 10 */
+  { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 11 */
+};
 /* y[16] = W[16,4] x (float weights, f32 accumulation): tiles of 4 rows
  * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
 static void k0_linear_mv(const void *arg, int r0, int r1) {

@@ -10,8 +10,8 @@
 #define SSMC_CHUNK 4
 #define SSMC_ARENA_FLOATS 192
 #define SSMC_N_WEIGHTS 12
-#define SSMC_WEIGHTS_BYTES 1280ULL
-#define SSMC_LAYOUT_HASH 0x2f3347c512f2cdf0ULL
+/* Size of weights.bin (the packed weights file, specs/packed-weights.md). */
+#define SSMC_WEIGHTS_BYTES 2016ULL
 #define SSMC_DEFAULT_THREADS 1
 /* Weight bytes a decode step reads (every linear weight once, one embedding row). */
 #define SSMC_DECODE_WEIGHT_BYTES 976ULL
@@ -23,14 +23,32 @@ typedef void (*ssmc_task)(const void *arg, int r0, int r1);
 void ssmc_parallel_rows(ssmc_pool *p, int rows, const void *arg, ssmc_task fn);
 
 typedef struct {
+  /* Data of every tensor, in place in the mapped file. */
   const uint8_t *w[SSMC_N_WEIGHTS];
   float *arena;
   ssmc_pool *pool;
 } ssmc_model;
 
-/* Byte offsets of the weight tensors in the payload of weights.bin. */
-extern const uint64_t ssmc_weight_offsets[SSMC_N_WEIGHTS];
-extern const char *const ssmc_weight_names[SSMC_N_WEIGHTS];
+/* A segment of a C_n^4 tensor: rows [row, row + rows) sharing n, stored as tiles of 4
+ * rows numbered from tile0; offset (from the tensor's data) and size of a full tile. */
+typedef struct {
+  int row, rows, n, tile0;
+  uint64_t offset;
+  uint32_t tile_bytes;
+} ssmc_seg;
+
+/* What model.c expects of each entry of the weights file's table, in table order;
+ * ssmc_open refuses a file that differs in any of it. dtype: 0 f32, 1 f16, 2 i32;
+ * layout: 0 dense, 1 cn4 (4 rows per tile). */
+typedef struct {
+  const char *name;
+  uint8_t dtype, layout, rank;
+  uint32_t dims[8];
+  uint64_t size;
+  int nseg;
+  const ssmc_seg *segs;
+} ssmc_tensor_spec;
+extern const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS];
 /* State tensors (graph inputs other than the tokens), in snapshot order (one sentinel entry after). */
 extern const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1];
 extern const char *const ssmc_state_names[SSMC_N_STATE + 1];

@@ -2,210 +2,159 @@
 #include "model.h"
 #include "ssmc_kernels.h"
 
-const uint64_t ssmc_weight_offsets[SSMC_N_WEIGHTS] = {
-  0ULL, /* 0: @embedding f16 [6,4] */
-  64ULL, /* 1: @embedding cn4-f16 [6,4] */
-  320ULL, /* 2: @l0.norm f32 [4] */
-  384ULL, /* 3: @l0.in_proj cn4-f16 [16,4] */
-  1152ULL, /* 4: @l0.conv.weight f32 [8,3] */
-  1280ULL, /* 5: @l0.conv.bias f32 [8] */
-  1344ULL, /* 6: @l0.x_proj cn4-f16 [5,8] */
-  1408ULL, /* 7: @l0.dt_proj cn4-f16 [8,1] */
-  1664ULL, /* 8: @l0.dt_proj.bias f32 [8] */
-  1728ULL, /* 9: @l0.A f32 [8,2] */
-  1792ULL, /* 10: @l0.D f32 [8] */
-  1856ULL, /* 11: @l0.out_proj cn4-f16 [4,8] */
-  2048ULL, /* 12: @norm_f f32 [4] */
-};
-const char *const ssmc_weight_names[SSMC_N_WEIGHTS] = {
-  "embedding:f16",
-  "embedding:cn4-f16",
-  "l0.norm:f32",
-  "l0.in_proj:cn4-f16",
-  "l0.conv.weight:f32",
-  "l0.conv.bias:f32",
-  "l0.x_proj:cn4-f16",
-  "l0.dt_proj:cn4-f16",
-  "l0.dt_proj.bias:f32",
-  "l0.A:f32",
-  "l0.D:f32",
-  "l0.out_proj:cn4-f16",
-  "norm_f:f32",
-};
 const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1] = { 24, 16, 0 };
 const char *const ssmc_state_names[SSMC_N_STATE + 1] = { "conv.0", "ssm.0", 0 };
-static const ssmc_seg segs_w3[15] = {
-  { 0, 1, 1, 0u, 32u },
-  { 1, 1, 0, 64u, 0u },
-  { 2, 2, 3, 96u, 128u },
-  { 4, 1, 0, 160u, 0u },
-  { 5, 1, 2, 192u, 224u },
-  { 6, 1, 3, 256u, 288u },
-  { 7, 1, 1, 320u, 352u },
-  { 8, 1, 2, 384u, 416u },
-  { 9, 1, 4, 0u, 0u },
-  { 10, 1, 0, 448u, 0u },
-  { 11, 1, 1, 480u, 512u },
-  { 12, 1, 3, 544u, 576u },
-  { 13, 1, 0, 608u, 0u },
-  { 14, 1, 2, 640u, 672u },
-  { 15, 1, 3, 704u, 736u },
+static const ssmc_seg segs_w0[6] = {
+  { 0, 1, 1, 0, 0u, 28u },
+  { 1, 1, 2, 1, 8u, 20u },
+  { 2, 1, 4, 2, 16u, 0u },
+  { 3, 1, 3, 3, 16u, 12u },
+  { 4, 1, 1, 4, 20u, 28u },
+  { 5, 1, 4, 5, 28u, 0u },
 };
-static const ssmc_seg segs_w6[2] = {
-  { 0, 2, 0, 0u, 0u },
-  { 2, 3, 4, 0u, 0u },
+static const ssmc_seg segs_w2[15] = {
+  { 0, 1, 1, 0, 0u, 28u },
+  { 1, 1, 0, 1, 8u, 32u },
+  { 2, 2, 3, 2, 16u, 12u },
+  { 4, 1, 0, 3, 24u, 32u },
+  { 5, 1, 2, 4, 32u, 20u },
+  { 6, 1, 3, 5, 40u, 12u },
+  { 7, 1, 1, 6, 44u, 28u },
+  { 8, 1, 2, 7, 52u, 20u },
+  { 9, 1, 4, 8, 60u, 0u },
+  { 10, 1, 0, 9, 60u, 32u },
+  { 11, 1, 1, 10, 68u, 28u },
+  { 12, 1, 3, 11, 76u, 12u },
+  { 13, 1, 0, 12, 80u, 32u },
+  { 14, 1, 2, 13, 88u, 20u },
+  { 15, 1, 3, 14, 96u, 12u },
 };
-static const ssmc_seg segs_w7[8] = {
-  { 0, 1, 3, 0u, 32u },
-  { 1, 1, 4, 0u, 0u },
-  { 2, 1, 3, 48u, 80u },
-  { 3, 1, 0, 96u, 0u },
-  { 4, 1, 2, 128u, 160u },
-  { 5, 1, 4, 0u, 0u },
-  { 6, 1, 2, 176u, 208u },
-  { 7, 1, 4, 0u, 0u },
+static const ssmc_seg segs_w5[2] = {
+  { 0, 2, 0, 0, 0u, 64u },
+  { 2, 3, 4, 1, 32u, 0u },
 };
-static const ssmc_seg segs_w11[4] = {
-  { 0, 1, 3, 0u, 32u },
-  { 1, 1, 2, 64u, 96u },
-  { 2, 1, 4, 0u, 0u },
-  { 3, 1, 1, 128u, 160u },
+static const ssmc_seg segs_w6[8] = {
+  { 0, 1, 3, 0, 0u, 8u },
+  { 1, 1, 4, 1, 4u, 0u },
+  { 2, 1, 3, 2, 4u, 8u },
+  { 3, 1, 0, 3, 8u, 8u },
+  { 4, 1, 2, 4, 12u, 8u },
+  { 5, 1, 4, 5, 16u, 0u },
+  { 6, 1, 2, 6, 16u, 8u },
+  { 7, 1, 4, 7, 20u, 0u },
 };
-static const ssmc_seg segs_w1[6] = {
-  { 0, 1, 1, 0u, 32u },
-  { 1, 1, 2, 64u, 96u },
-  { 2, 1, 4, 0u, 0u },
-  { 3, 1, 3, 128u, 160u },
-  { 4, 1, 1, 192u, 224u },
-  { 5, 1, 4, 0u, 0u },
+static const ssmc_seg segs_w10[4] = {
+  { 0, 1, 3, 0, 0u, 20u },
+  { 1, 1, 2, 1, 8u, 36u },
+  { 2, 1, 4, 2, 20u, 0u },
+  { 3, 1, 1, 3, 20u, 52u },
 };
-/* y[T,16] = x[T,4] W^T with W in C_n^4 packed form (uint16_t values): segments of
- * rows sharing n; n = 0 rows dense, n = 4 rows absent (bias only). */
+const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
+  { "embedding", 1, 1, 2, { 6, 4 }, 28u, 6, segs_w0 }, /* 0 */
+  { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 1 */
+  { "l0.in_proj", 1, 1, 2, { 16, 4 }, 100u, 15, segs_w2 }, /* 2 */
+  { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL }, /* 3 */
+  { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 4 */
+  { "l0.x_proj", 1, 1, 2, { 5, 8 }, 32u, 2, segs_w5 }, /* 5 */
+  { "l0.dt_proj", 1, 1, 2, { 8, 1 }, 20u, 8, segs_w6 }, /* 6 */
+  { "l0.dt_proj.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 7 */
+  { "l0.A", 0, 0, 2, { 8, 2 }, 64u, 0, NULL }, /* 8 */
+  { "l0.D", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 9 */
+  { "l0.out_proj", 1, 1, 2, { 4, 8 }, 36u, 4, segs_w10 }, /* 10 */
+  { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 11 */
+};
+/* y[T,16] = x[T,4] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
+ * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
+ * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k0_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  const float *x = a->x;
-  const float *b = a->b;
-  float *y = a->y;
-  const int T = a->T;
+  float scratch[4 * 4];
+  const int j0 = r0 / 4, j1 = r1 / 4;
   for (int sg = 0; sg < 15; sg++) {
-    const ssmc_seg *g = &segs_w3[sg];
-    int lo = g->row > r0 ? g->row : r0, hi = g->row + g->rows < r1 ? g->row + g->rows : r1;
-    const int kept = 4 - g->n, stride = kept * (4 / 4) + 4 % 4, mstride = (4 / 4 + 1) / 2;
-    for (int r = lo; r < hi; r++) {
-      const int i = r - g->row;
-      for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * 4;
-        float s;
-        if (g->n == 0) s = ssmc_dot_f16((const uint16_t *)(base + g->vals) + (size_t)i * 4, xt, 4);
-        else if (g->n == 4) s = 0.f;
-        else s = ssmc_dot_cn4_f16((const uint16_t *)(base + g->vals) + (size_t)i * stride, base + g->masks + (size_t)i * mstride, xt, 4, kept);
-        y[(size_t)t * 16 + r] = b ? s + b[r] : s;
-      }
+    const ssmc_seg *s = &segs_w2[sg];
+    const int ntile = (s->rows + 3) / 4;
+    const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+    for (int j = lo; j < hi; j++) {
+      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
-/* y[T,5] = x[T,8] W^T with W in C_n^4 packed form (uint16_t values): segments of
- * rows sharing n; n = 0 rows dense, n = 4 rows absent (bias only). */
+/* y[T,5] = x[T,8] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
+ * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
+ * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k1_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  const float *x = a->x;
-  const float *b = a->b;
-  float *y = a->y;
-  const int T = a->T;
+  float scratch[4 * 8];
+  const int j0 = r0 / 4, j1 = r1 / 4;
   for (int sg = 0; sg < 2; sg++) {
-    const ssmc_seg *g = &segs_w6[sg];
-    int lo = g->row > r0 ? g->row : r0, hi = g->row + g->rows < r1 ? g->row + g->rows : r1;
-    const int kept = 4 - g->n, stride = kept * (8 / 4) + 8 % 4, mstride = (8 / 4 + 1) / 2;
-    for (int r = lo; r < hi; r++) {
-      const int i = r - g->row;
-      for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * 8;
-        float s;
-        if (g->n == 0) s = ssmc_dot_f16((const uint16_t *)(base + g->vals) + (size_t)i * 8, xt, 8);
-        else if (g->n == 4) s = 0.f;
-        else s = ssmc_dot_cn4_f16((const uint16_t *)(base + g->vals) + (size_t)i * stride, base + g->masks + (size_t)i * mstride, xt, 8, kept);
-        y[(size_t)t * 5 + r] = b ? s + b[r] : s;
-      }
+    const ssmc_seg *s = &segs_w5[sg];
+    const int ntile = (s->rows + 3) / 4;
+    const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+    for (int j = lo; j < hi; j++) {
+      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
-/* y[T,8] = x[T,1] W^T with W in C_n^4 packed form (uint16_t values): segments of
- * rows sharing n; n = 0 rows dense, n = 4 rows absent (bias only). */
+/* y[T,8] = x[T,1] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
+ * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
+ * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k2_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  const float *x = a->x;
-  const float *b = a->b;
-  float *y = a->y;
-  const int T = a->T;
+  float scratch[4 * 1];
+  const int j0 = r0 / 4, j1 = r1 / 4;
   for (int sg = 0; sg < 8; sg++) {
-    const ssmc_seg *g = &segs_w7[sg];
-    int lo = g->row > r0 ? g->row : r0, hi = g->row + g->rows < r1 ? g->row + g->rows : r1;
-    const int kept = 4 - g->n, stride = kept * (1 / 4) + 1 % 4, mstride = (1 / 4 + 1) / 2;
-    for (int r = lo; r < hi; r++) {
-      const int i = r - g->row;
-      for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * 1;
-        float s;
-        if (g->n == 0) s = ssmc_dot_f16((const uint16_t *)(base + g->vals) + (size_t)i * 1, xt, 1);
-        else if (g->n == 4) s = 0.f;
-        else s = ssmc_dot_cn4_f16((const uint16_t *)(base + g->vals) + (size_t)i * stride, base + g->masks + (size_t)i * mstride, xt, 1, kept);
-        y[(size_t)t * 8 + r] = b ? s + b[r] : s;
-      }
+    const ssmc_seg *s = &segs_w6[sg];
+    const int ntile = (s->rows + 3) / 4;
+    const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+    for (int j = lo; j < hi; j++) {
+      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+      ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
-/* y[T,4] = x[T,8] W^T with W in C_n^4 packed form (uint16_t values): segments of
- * rows sharing n; n = 0 rows dense, n = 4 rows absent (bias only). */
+/* y[T,4] = x[T,8] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
+ * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
+ * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k3_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  const float *x = a->x;
-  const float *b = a->b;
-  float *y = a->y;
-  const int T = a->T;
+  float scratch[4 * 8];
+  const int j0 = r0 / 4, j1 = r1 / 4;
   for (int sg = 0; sg < 4; sg++) {
-    const ssmc_seg *g = &segs_w11[sg];
-    int lo = g->row > r0 ? g->row : r0, hi = g->row + g->rows < r1 ? g->row + g->rows : r1;
-    const int kept = 4 - g->n, stride = kept * (8 / 4) + 8 % 4, mstride = (8 / 4 + 1) / 2;
-    for (int r = lo; r < hi; r++) {
-      const int i = r - g->row;
-      for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * 8;
-        float s;
-        if (g->n == 0) s = ssmc_dot_f16((const uint16_t *)(base + g->vals) + (size_t)i * 8, xt, 8);
-        else if (g->n == 4) s = 0.f;
-        else s = ssmc_dot_cn4_f16((const uint16_t *)(base + g->vals) + (size_t)i * stride, base + g->masks + (size_t)i * mstride, xt, 8, kept);
-        y[(size_t)t * 4 + r] = b ? s + b[r] : s;
-      }
+    const ssmc_seg *s = &segs_w10[sg];
+    const int ntile = (s->rows + 3) / 4;
+    const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+    for (int j = lo; j < hi; j++) {
+      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
-/* y[T,6] = x[T,4] W^T with W in C_n^4 packed form (uint16_t values): segments of
- * rows sharing n; n = 0 rows dense, n = 4 rows absent (bias only). */
+/* y[T,6] = x[T,4] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
+ * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
+ * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k4_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  const float *x = a->x;
-  const float *b = a->b;
-  float *y = a->y;
-  const int T = a->T;
+  float scratch[4 * 4];
+  const int j0 = r0 / 4, j1 = r1 / 4;
   for (int sg = 0; sg < 6; sg++) {
-    const ssmc_seg *g = &segs_w1[sg];
-    int lo = g->row > r0 ? g->row : r0, hi = g->row + g->rows < r1 ? g->row + g->rows : r1;
-    const int kept = 4 - g->n, stride = kept * (4 / 4) + 4 % 4, mstride = (4 / 4 + 1) / 2;
-    for (int r = lo; r < hi; r++) {
-      const int i = r - g->row;
-      for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * 4;
-        float s;
-        if (g->n == 0) s = ssmc_dot_f16((const uint16_t *)(base + g->vals) + (size_t)i * 4, xt, 4);
-        else if (g->n == 4) s = 0.f;
-        else s = ssmc_dot_cn4_f16((const uint16_t *)(base + g->vals) + (size_t)i * stride, base + g->masks + (size_t)i * mstride, xt, 4, kept);
-        y[(size_t)t * 6 + r] = b ? s + b[r] : s;
-      }
+    const ssmc_seg *s = &segs_w0[sg];
+    const int ntile = (s->rows + 3) / 4;
+    const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+    for (int j = lo; j < hi; j++) {
+      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
@@ -236,13 +185,12 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   for (int t = 0; t < 1; t++) {
     const int32_t id = tokens[t];
     if (id < 0 || id >= 6) return SSMC_E_TOKEN;
-    const uint16_t *row = (const uint16_t *)m->w[0] + (size_t)id * 4;
-    for (int i = 0; i < 4; i++) v0[(size_t)t * 4 + i] = ssmc_cv_f16(row[i]);
+    ssmc_cn4_row_f16((const uint8_t *)m->w[0], segs_w0, 6, 4, id, v0 + (size_t)t * 4);
   }
   /* %l0.hn = nn.rms_norm(%h.0, @l0.norm) */
   for (int t = 0; t < 1; t++) {
     const float *xr = v0 + (size_t)t * 4;
-    const float *w = ((const float *)m->w[2]);
+    const float *w = ((const float *)m->w[1]);
     float *o = v1 + (size_t)t * 4;
     double ss = 0.0;
     for (int i = 0; i < 4; i++) ss += (double)xr[i] * xr[i];
@@ -250,7 +198,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
     for (int i = 0; i < 4; i++) o[i] = (float)(xr[i] * sc * w[i]);
   }
   /* %l0.xz = nn.linear(%l0.hn, @l0.in_proj) */
-  { ssmc_lin a = { v1, m->w[3], NULL, v2, 1 }; ssmc_parallel_rows(m->pool, 16, &a, k0_linear_cn4); }
+  { ssmc_lin a = { v1, m->w[2], NULL, v2, 1 }; ssmc_parallel_rows(m->pool, 60, &a, k0_linear_cn4); }
   /* %l0.x0, %l0.z = tensor.split(%l0.xz) */
   for (int t = 0; t < 1; t++) {
     memcpy(v3 + (size_t)t * 8, v2 + (size_t)t * 16 + 0, 8 * sizeof(float));
@@ -260,8 +208,8 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   {
     const float *si = sin[0];
     float *so = sout[0];
-    const float *w = ((const float *)m->w[4]);
-    const float *bias = ((const float *)m->w[5]);
+    const float *w = ((const float *)m->w[3]);
+    const float *bias = ((const float *)m->w[4]);
     if (so != si) memcpy(so, si, 8 * 3 * sizeof(float));
     for (int t = 0; t < 1; t++)
       for (int c = 0; c < 8; c++) {
@@ -279,7 +227,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
     v6[i] = ssmc_silu(v);
   }
   /* %l0.dbc = nn.linear(%l0.x, @l0.x_proj) */
-  { ssmc_lin a = { v6, m->w[6], NULL, v7, 1 }; ssmc_parallel_rows(m->pool, 5, &a, k1_linear_cn4); }
+  { ssmc_lin a = { v6, m->w[5], NULL, v7, 1 }; ssmc_parallel_rows(m->pool, 8, &a, k1_linear_cn4); }
   /* %l0.dt_in, %l0.B, %l0.C = tensor.split(%l0.dbc) */
   for (int t = 0; t < 1; t++) {
     memcpy(v8 + (size_t)t * 1, v7 + (size_t)t * 5 + 0, 1 * sizeof(float));
@@ -287,7 +235,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
     memcpy(v10 + (size_t)t * 2, v7 + (size_t)t * 5 + 3, 2 * sizeof(float));
   }
   /* %l0.dt_lin = nn.linear(%l0.dt_in, @l0.dt_proj, @l0.dt_proj.bias) */
-  { ssmc_lin a = { v8, m->w[7], ((const float *)m->w[8]), v11, 1 }; ssmc_parallel_rows(m->pool, 8, &a, k2_linear_cn4); }
+  { ssmc_lin a = { v8, m->w[6], ((const float *)m->w[7]), v11, 1 }; ssmc_parallel_rows(m->pool, 32, &a, k2_linear_cn4); }
   /* %l0.dt = ew.softplus(%l0.dt_lin) */
   for (int i = 0; i < 8; i++) {
     const float v = v11[i];
@@ -297,7 +245,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   {
     const float *si = sin[1];
     float *S = sout[1];
-    const float *A = ((const float *)m->w[9]);
+    const float *A = ((const float *)m->w[8]);
     if (S != si) memcpy(S, si, 8 * 2 * sizeof(float));
     for (int t = 0; t < 1; t++) {
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
@@ -320,7 +268,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
   for (int r = 0; r < 1; r++)
     for (int j = 0; j < (8); j++) {
-      const float a = v6[(size_t)r * 0 + j], b = ((const float *)m->w[10])[(size_t)r * 0 + j];
+      const float a = v6[(size_t)r * 0 + j], b = ((const float *)m->w[9])[(size_t)r * 0 + j];
       v14[(size_t)r * (8) + j] = a * b;
     }
   /* %l0.y1 = ew.add(%l0.y0, %l0.dx) */
@@ -341,7 +289,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
       v17[(size_t)r * (8) + j] = a * b;
     }
   /* %l0.out = nn.linear(%l0.y, @l0.out_proj) */
-  { ssmc_lin a = { v17, m->w[11], NULL, v18, 1 }; ssmc_parallel_rows(m->pool, 4, &a, k3_linear_cn4); }
+  { ssmc_lin a = { v17, m->w[10], NULL, v18, 1 }; ssmc_parallel_rows(m->pool, 16, &a, k3_linear_cn4); }
   /* %h.1 = ew.add(%h.0, %l0.out) */
   for (int r = 0; r < 1; r++)
     for (int j = 0; j < (4); j++) {
@@ -351,7 +299,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   /* %h.final = nn.rms_norm(%h.1, @norm_f) */
   for (int t = 0; t < 1; t++) {
     const float *xr = v19 + (size_t)t * 4;
-    const float *w = ((const float *)m->w[12]);
+    const float *w = ((const float *)m->w[11]);
     float *o = v20 + (size_t)t * 4;
     double ss = 0.0;
     for (int i = 0; i < 4; i++) ss += (double)xr[i] * xr[i];
@@ -359,7 +307,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
     for (int i = 0; i < 4; i++) o[i] = (float)(xr[i] * sc * w[i]);
   }
   /* %logits = nn.linear(%h.final, @embedding) */
-  { ssmc_lin a = { v20, m->w[1], NULL, logits, 1 }; ssmc_parallel_rows(m->pool, 6, &a, k4_linear_cn4); }
+  { ssmc_lin a = { v20, m->w[0], NULL, logits, 1 }; ssmc_parallel_rows(m->pool, 24, &a, k4_linear_cn4); }
   return 0;
 }
 int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits) {
@@ -389,13 +337,12 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   for (int t = 0; t < T; t++) {
     const int32_t id = tokens[t];
     if (id < 0 || id >= 6) return SSMC_E_TOKEN;
-    const uint16_t *row = (const uint16_t *)m->w[0] + (size_t)id * 4;
-    for (int i = 0; i < 4; i++) v0[(size_t)t * 4 + i] = ssmc_cv_f16(row[i]);
+    ssmc_cn4_row_f16((const uint8_t *)m->w[0], segs_w0, 6, 4, id, v0 + (size_t)t * 4);
   }
   /* %l0.hn = nn.rms_norm(%h.0, @l0.norm) */
   for (int t = 0; t < T; t++) {
     const float *xr = v0 + (size_t)t * 4;
-    const float *w = ((const float *)m->w[2]);
+    const float *w = ((const float *)m->w[1]);
     float *o = v1 + (size_t)t * 4;
     double ss = 0.0;
     for (int i = 0; i < 4; i++) ss += (double)xr[i] * xr[i];
@@ -403,7 +350,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
     for (int i = 0; i < 4; i++) o[i] = (float)(xr[i] * sc * w[i]);
   }
   /* %l0.xz = nn.linear(%l0.hn, @l0.in_proj) */
-  { ssmc_lin a = { v1, m->w[3], NULL, v2, T }; ssmc_parallel_rows(m->pool, 16, &a, k0_linear_cn4); }
+  { ssmc_lin a = { v1, m->w[2], NULL, v2, T }; ssmc_parallel_rows(m->pool, 60, &a, k0_linear_cn4); }
   /* %l0.x0, %l0.z = tensor.split(%l0.xz) */
   for (int t = 0; t < T; t++) {
     memcpy(v3 + (size_t)t * 8, v2 + (size_t)t * 16 + 0, 8 * sizeof(float));
@@ -413,8 +360,8 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   {
     const float *si = sin[0];
     float *so = sout[0];
-    const float *w = ((const float *)m->w[4]);
-    const float *bias = ((const float *)m->w[5]);
+    const float *w = ((const float *)m->w[3]);
+    const float *bias = ((const float *)m->w[4]);
     if (so != si) memcpy(so, si, 8 * 3 * sizeof(float));
     for (int t = 0; t < T; t++)
       for (int c = 0; c < 8; c++) {
@@ -432,7 +379,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
     v6[i] = ssmc_silu(v);
   }
   /* %l0.dbc = nn.linear(%l0.x, @l0.x_proj) */
-  { ssmc_lin a = { v6, m->w[6], NULL, v7, T }; ssmc_parallel_rows(m->pool, 5, &a, k1_linear_cn4); }
+  { ssmc_lin a = { v6, m->w[5], NULL, v7, T }; ssmc_parallel_rows(m->pool, 8, &a, k1_linear_cn4); }
   /* %l0.dt_in, %l0.B, %l0.C = tensor.split(%l0.dbc) */
   for (int t = 0; t < T; t++) {
     memcpy(v8 + (size_t)t * 1, v7 + (size_t)t * 5 + 0, 1 * sizeof(float));
@@ -440,7 +387,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
     memcpy(v10 + (size_t)t * 2, v7 + (size_t)t * 5 + 3, 2 * sizeof(float));
   }
   /* %l0.dt_lin = nn.linear(%l0.dt_in, @l0.dt_proj, @l0.dt_proj.bias) */
-  { ssmc_lin a = { v8, m->w[7], ((const float *)m->w[8]), v11, T }; ssmc_parallel_rows(m->pool, 8, &a, k2_linear_cn4); }
+  { ssmc_lin a = { v8, m->w[6], ((const float *)m->w[7]), v11, T }; ssmc_parallel_rows(m->pool, 32, &a, k2_linear_cn4); }
   /* %l0.dt = ew.softplus(%l0.dt_lin) */
   for (int i = 0; i < T * 8; i++) {
     const float v = v11[i];
@@ -450,7 +397,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   {
     const float *si = sin[1];
     float *S = sout[1];
-    const float *A = ((const float *)m->w[9]);
+    const float *A = ((const float *)m->w[8]);
     if (S != si) memcpy(S, si, 8 * 2 * sizeof(float));
     for (int t = 0; t < T; t++) {
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
@@ -473,7 +420,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
   for (int r = 0; r < T * 1; r++)
     for (int j = 0; j < 8; j++) {
-      const float a = v6[(size_t)r * 8 + j], b = ((const float *)m->w[10])[(size_t)r * 0 + j];
+      const float a = v6[(size_t)r * 8 + j], b = ((const float *)m->w[9])[(size_t)r * 0 + j];
       v14[(size_t)r * 8 + j] = a * b;
     }
   /* %l0.y1 = ew.add(%l0.y0, %l0.dx) */
@@ -494,7 +441,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
       v17[(size_t)r * (T * 8) + j] = a * b;
     }
   /* %l0.out = nn.linear(%l0.y, @l0.out_proj) */
-  { ssmc_lin a = { v17, m->w[11], NULL, v18, T }; ssmc_parallel_rows(m->pool, 4, &a, k3_linear_cn4); }
+  { ssmc_lin a = { v17, m->w[10], NULL, v18, T }; ssmc_parallel_rows(m->pool, 16, &a, k3_linear_cn4); }
   /* %h.1 = ew.add(%h.0, %l0.out) */
   for (int r = 0; r < 1; r++)
     for (int j = 0; j < (T * 4); j++) {
@@ -504,7 +451,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   /* %h.final = nn.rms_norm(%h.1, @norm_f) */
   for (int t = 0; t < T; t++) {
     const float *xr = v19 + (size_t)t * 4;
-    const float *w = ((const float *)m->w[12]);
+    const float *w = ((const float *)m->w[11]);
     float *o = v20 + (size_t)t * 4;
     double ss = 0.0;
     for (int i = 0; i < 4; i++) ss += (double)xr[i] * xr[i];
@@ -512,6 +459,6 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
     for (int i = 0; i < 4; i++) o[i] = (float)(xr[i] * sc * w[i]);
   }
   /* %logits = nn.linear(%h.final, @embedding) */
-  { ssmc_lin a = { v20, m->w[1], NULL, logits, T }; ssmc_parallel_rows(m->pool, 6, &a, k4_linear_cn4); }
+  { ssmc_lin a = { v20, m->w[0], NULL, logits, T }; ssmc_parallel_rows(m->pool, 24, &a, k4_linear_cn4); }
   return 0;
 }
