@@ -1,6 +1,7 @@
 // The ssmc command line. Library code never prints; everything user-facing is here.
 import { Command, CommanderError } from 'commander';
 import { isSsmcError } from '../errors.ts';
+import { registerBench } from './commands/bench.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerCheckPass } from './commands/check-pass.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -20,7 +21,7 @@ export function buildProgram(io: CliIO): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerPrune, registerDemo, registerCompile, registerCheckPass]) {
+  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerPrune, registerDemo, registerCompile, registerCheckPass, registerBench]) {
     const cmd = register(program, io);
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).showHelpAfterError('(run with --help for usage)');
   }

@@ -121,6 +121,22 @@ describe('--backend c', () => {
   });
 });
 
+describe('ssmc bench', () => {
+  it('--json reports decode and prefill tokens/s, weight bytes per token and threads (c and interp)', async () => {
+    const keys = ['decode_tokens_per_s', 'prefill_tokens_per_s', 'weight_bytes_per_token', 'threads'];
+    const c = await runCli(['bench', FIXTURE, '--backend', 'c', '--threads', '2', '--tokens', '8', '--prefill', '16', '--dtype', 'f16', '--n', '2', '--method', 'magnitude', '--json']);
+    expect(c.stderr).toBe('');
+    const a = JSON.parse(c.stdout) as Record<string, number>;
+    for (const k of keys) expect(a[k], k).toBeGreaterThan(0);
+    expect(a.threads).toBe(2);
+    const i = await runCli(['bench', FIXTURE, '--backend', 'interp', '--tokens', '2', '--prefill', '4', '--json']);
+    const b = JSON.parse(i.stdout) as Record<string, number>;
+    for (const k of keys) expect(b[k], k).toBeGreaterThan(0);
+    // 2:4 in f16 reads (2 values x 2 bytes + 4 bits) / (4 x 4 bytes) of the dense f32 matrix bytes.
+    expect(a.weight_bytes_per_token).toBeLessThan(0.5 * b.weight_bytes_per_token);
+  });
+});
+
 describe('generated C (golden snapshots)', () => {
   it('a tiny dense model', async () => {
     const mod = emitC(buildMambaGraph(TINY), { chunk: 4 });
