@@ -37,13 +37,14 @@ import { makeGraph } from '../ir/graph.ts';
 import { tensorType } from '../ir/types.ts';
 import type { WeightStore } from '../ir/weights.ts';
 import type { LayerStats } from './analysis/calibration.ts';
-import { calibrationFrom, Calibrator } from './analysis/calibration.ts';
+import { calibrationFrom, Calibrator, statsOf } from './analysis/calibration.ts';
 import { definePass, option, type PassContext } from './pass.ts';
 import { allocate, type AllocMatrix } from './sparsity/allocator.ts';
 import { costGains, packedBytesCostModel, sparsityGains, type CostModel } from './sparsity/cost.ts';
 import { rowDamage, rowEnergy, sum, uncompensatedDamage } from './sparsity/damage.ts';
 import { cn4Violation, uniformN, type RowN } from './sparsity/masks.ts';
 import { assemble, matrixPruner, measureTable, type Method } from './sparsity/prune.ts';
+import { crossGram, refitToDense } from './sparsity/refit.ts';
 import type { LayerReport, SparsityReport } from './sparsity/report.ts';
 import { histogram, rowsSparsity, SPARSITY_REPORT_SERVICE } from './sparsity/report.ts';
 import { DEFAULT_LAYERS, findTargets, fromF64, parseLayers, toF64, type PruneTarget } from './sparsity/targets.ts';
@@ -63,7 +64,10 @@ export const sparsifyCn4 = definePass({
     blocksize: option.int({ min: 4, max: 65536, default: 128, doc: 'columns per lazy-update block of the OBS sweep' }),
     layers: option.string({ default: DEFAULT_LAYERS, doc: 'matrix kinds to prune, joined by , or + (in_proj, x_proj, dt_proj, out_proj, embedding = the tied head)' }),
     'sens-tokens': option.int({ min: 0, default: 4096, doc: 'calibration tokens for the per-matrix sensitivity (0: unscaled damages)' }),
+    sens: option.enum(['kl', 'loss'], { default: 'kl', doc: 'sensitivity measure: KL(dense ‖ pruned) of the next-token distributions, or the calibration-loss difference' }),
+    'sens-iters': option.int({ min: 0, max: 10, default: 2, doc: 're-measure sensitivities at the allocated pattern and re-allocate, this many times' }),
     realloc: option.bool({ default: true, doc: 're-allocate layer by layer from already-pruned statistics (adaptive)' }),
+    refit: option.bool({ default: true, doc: "compensate toward the dense model's layer outputs, cancelling the error of earlier layers (adaptive)" }),
   },
   run(graph, o, ctx) {
     const plan = resolvePlan(o);
@@ -73,7 +77,7 @@ export const sparsifyCn4 = definePass({
     const res =
       plan.pattern === 'uniform'
         ? pruneUniform(graph, targets, plan.method, plan.n, common, ctx)
-        : pruneAdaptive(graph, targets, plan, { ...common, sensTokens: o['sens-tokens'], realloc: o.realloc }, ctx);
+        : pruneAdaptive(graph, targets, plan, { ...common, sensTokens: o['sens-tokens'], sens: o.sens, sensIters: o['sens-iters'], realloc: o.realloc, refit: o.refit }, ctx);
     const out = finish(graph, targets, res.weights, res.n);
     const report: SparsityReport = {
       method: plan.method,
@@ -218,7 +222,10 @@ function pruneUniform(graph: Graph, targets: readonly PruneTarget[], method: Met
 
 interface AdaptiveOptions extends Common {
   readonly sensTokens: number;
+  readonly sens: 'kl' | 'loss';
+  readonly sensIters: number;
   readonly realloc: boolean;
+  readonly refit: boolean;
 }
 
 function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan & { pattern: 'adaptive' }, o: AdaptiveOptions, ctx: PassContext): Result {
@@ -234,27 +241,56 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
 
   // 1. Dense statistics: damage tables and sensitivities.
   const tables: Float64Array[] = [];
+  const results: (Float32Array | undefined)[][] = [];
+  const W0s: Float64Array[] = [];
   const rises: number[] = [];
   const d2: number[] = [];
-  const denseLoss = o.sensTokens > 0 ? cal.loss(dense, o.sensTokens) : 0;
+  const sens = o.sensTokens > 0;
+  const denseLoss = sens ? cal.loss(dense, o.sensTokens) : 0;
+  const ref = sens && o.sens === 'kl' ? cal.logProbs(dense, o.sensTokens) : undefined;
+  /** Calibration-loss rise of `store` (KL to dense, or the loss difference), from the current anchor. */
+  const rise = (store: WeightStore) => (ref ? cal.kl(store, ref, o.sensTokens) : cal.loss(store, o.sensTokens) - denseLoss);
   targets.forEach((t, j) => {
     const stats = cal.collect(dense);
     const W0 = toF64(dense.get(t.weight), t.dtype);
     const m = measureTable(matrixPruner(plan.method, W0, t.rows, t.cols, stats, what(t)), W0, t.rows, t.cols, stats.H);
     tables.push(m.table);
+    W0s.push(W0);
+    results.push(o.sensIters > 0 ? m.results.map((r) => (r ? Float32Array.from(r) : undefined)) : []);
     let s2 = 0;
     for (let r = 0; r < t.rows; r++) s2 += m.table[r * 5 + 2];
     d2.push(s2);
-    rises.push(o.sensTokens > 0 ? cal.loss(dense.with(t.weight, fromF64(m.results[2]!, t.dtype)), o.sensTokens) - denseLoss : 1);
+    rises.push(sens ? rise(dense.with(t.weight, fromF64(m.results[2]!, t.dtype))) : 1);
     if (j + 1 < targets.length) cal.advance(dense);
   });
-  const scales = sensitivityScales(rises, d2);
+  let scales = sensitivityScales(rises, d2);
   const scaled = (table: Float64Array, j: number) => {
     const s = table.slice();
     for (let i = 0; i < s.length; i++) s[i] *= scales[j];
     return s;
   };
-  const mats: AllocMatrix[] = targets.map((t, j) => ({ rows: t.rows, damage: scaled(tables[j], j), gain: gains[j] }));
+  let mats: AllocMatrix[] = targets.map((t, j) => ({ rows: t.rows, damage: scaled(tables[j], j), gain: gains[j] }));
+  // 1b. Sensitivities at the operating point: each matrix alone pruned to its allocated
+  // pattern, rescaled, allocated again (the 2:4 figure misjudges matrices the allocator
+  // then prunes far more or far less than 2:4).
+  for (let it = 0; sens && it < o.sensIters; it++) {
+    const alloc = allocate(mats, targetGain, tol).n;
+    cal.reset();
+    const r: number[] = [];
+    const d: number[] = [];
+    targets.forEach((t, j) => {
+      let dj = 0;
+      for (let row = 0; row < t.rows; row++) dj += tables[j][row * 5 + alloc[j][row]];
+      d.push(dj);
+      r.push(dj > 0 ? rise(dense.with(t.weight, fromF64(assemble(W0s[j], results[j], t.rows, t.cols, alloc[j]), t.dtype))) : 0);
+      if (j + 1 < targets.length) cal.advance(dense);
+    });
+    // A matrix the allocation leaves dense keeps its previous scale.
+    const next = sensitivityScales(r, d);
+    scales = scales.map((old, j) => (d[j] > 0 ? next[j] : old));
+    mats = targets.map((t, j) => ({ rows: t.rows, damage: scaled(tables[j], j), gain: gains[j] }));
+  }
+  results.length = 0;
   const once = o.realloc ? undefined : allocate(mats, targetGain, tol).n;
 
   // 2. Prune in order from already-pruned statistics, re-allocating as we go.
@@ -263,9 +299,17 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
   let fixed = 0;
   const ns: RowN[] = [];
   const layers: LayerReport[] = [];
+  const calD = o.refit ? new Calibrator(graph, calibrationFrom(ctx.services, PASS, 'pattern=adaptive'), targets) : undefined;
   targets.forEach((t, j) => {
-    const stats = cal.collect(store);
-    const W0 = toF64(store.get(t.weight), t.dtype);
+    let stats: LayerStats;
+    let W0 = toF64(store.get(t.weight), t.dtype);
+    if (calD && j > 0) {
+      // Aim at the dense model's output: W0 becomes the least-squares refit W*.
+      const Xp = cal.inputs(store);
+      const Xd = calD.inputs(dense);
+      stats = statsOf(Xp, t.cols);
+      W0 = refitToDense(W0, t.rows, t.cols, stats.H, crossGram(Xp, Xd, t.cols), o.damp, `@${t.weight}`);
+    } else stats = cal.collect(store);
     const pruner = matrixPruner(plan.method, W0, t.rows, t.cols, stats, what(t));
     let nr: RowN;
     let W: Float64Array;
@@ -282,7 +326,10 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
     store = store.with(t.weight, fromF64(W, t.dtype));
     ns.push(nr);
     layers.push(layerReport(t, nr, toF64(dense.get(t.weight), t.dtype), W, stats, o.sensTokens > 0 ? rises[j] : undefined));
-    if (j + 1 < targets.length) cal.advance(store);
+    if (j + 1 < targets.length) {
+      cal.advance(store);
+      calD?.advance(dense);
+    }
   });
   let loss: Result['loss'];
   if (o.sensTokens > 0) {

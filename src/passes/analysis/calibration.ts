@@ -180,37 +180,48 @@ export class Calibrator {
 
   /** Statistics of target `#position`'s input, computed with `weights`. */
   collect(weights: WeightStore): LayerStats {
+    const target = this.#current();
+    const K = this.#width(target);
+    const acc = new GramAccumulator(K);
+    this.#sweep(weights, [target.input], (_r, outs) => acc.add(outs[target.input]));
+    return acc.finish();
+  }
+
+  /**
+   * The input X of target `#position` itself (tokens × K, f32, in run order), computed
+   * with `weights`; `statsOf(X, K)` gives the same statistics as `collect`.
+   */
+  inputs(weights: WeightStore): Float32Array {
+    const target = this.#current();
+    const parts: Array32[] = [];
+    let total = 0;
+    this.#sweep(weights, [target.input], (_r, outs) => {
+      parts.push(outs[target.input].slice());
+      total += outs[target.input].length;
+    });
+    const X = new Float32Array(total);
+    let o = 0;
+    for (const p of parts) {
+      X.set(p, o);
+      o += p.length;
+    }
+    return X;
+  }
+
+  /** Input width of the current target. */
+  get width(): number {
+    return this.#width(this.#current());
+  }
+
+  #current(): CalibrationTarget {
     const target = this.#targets[this.#next];
     if (!target) throw new SsmcError('E_INTERNAL', 'calibrator: no target left');
+    return target;
+  }
+
+  #width(target: CalibrationTarget): number {
     const v = this.#values.get(target.input)!;
-    const K = v.type.shape[v.type.shape.length - 1];
-    const H = new Float64Array(K * K);
-    const sq = new Float64Array(K);
-    const xt = new Float64Array(K * BLOCK);
-    let fill = 0;
-    let rows = 0;
-    this.#sweep(weights, [target.input], (_r, outs) => {
-      const x = outs[target.input];
-      const n = x.length / K;
-      for (let t = 0; t < n; t++) {
-        const o = t * K;
-        for (let j = 0; j < K; j++) {
-          const val = x[o + j];
-          xt[j * BLOCK + fill] = val;
-          sq[j] += val * val;
-        }
-        if (++fill === BLOCK) {
-          syrkUpperT(H, K, xt, BLOCK, fill);
-          fill = 0;
-        }
-      }
-      rows += n;
-    });
-    if (fill) syrkUpperT(H, K, xt, BLOCK, fill);
-    symmetrize(H, K);
-    const norms = new Float64Array(K);
-    for (let j = 0; j < K; j++) norms[j] = Math.sqrt(sq[j]);
-    return { K, H, norms, rows };
+    return v.type.shape[v.type.shape.length - 1];
   }
 
   /**
@@ -272,11 +283,57 @@ export class Calibrator {
    * windows), run from the current anchor with `weights`.
    */
   loss(weights: WeightStore, maxTokens = Infinity): number {
+    let sum = 0;
+    let count = 0;
+    this.#positions(weights, maxTokens, (lg, off, V, target) => {
+      sum += nll(lg, off, V, target);
+      count++;
+    });
+    return count ? sum / count : 0;
+  }
+
+  /**
+   * Next-token log-probabilities (positions × V, f32) over the same positions as `loss`:
+   * the reference for `kl`.
+   */
+  logProbs(weights: WeightStore, maxTokens = Infinity): Float32Array {
+    const rows: Float32Array[] = [];
+    this.#positions(weights, maxTokens, (lg, off, V) => rows.push(logSoftmax(lg, off, V)));
+    const V = rows.length ? rows[0].length : 0;
+    const out = new Float32Array(rows.length * V);
+    rows.forEach((r, i) => out.set(r, i * V));
+    return out;
+  }
+
+  /**
+   * Mean KL(ref ‖ model) (nats/token) over the positions of `loss`, with `ref` from
+   * `logProbs`: the expected calibration-loss rise of `weights` relative to the model
+   * that gave `ref`, always ≥ 0 and without the sampling noise of a difference of two
+   * losses (the rise of a nearly harmless change is mostly noise; its KL is not).
+   */
+  kl(weights: WeightStore, ref: Float32Array, maxTokens = Infinity): number {
+    let sum = 0;
+    let count = 0;
+    this.#positions(weights, maxTokens, (lg, off, V) => {
+      const q = logSoftmax(lg, off, V);
+      const o = count * V;
+      if (o + V > ref.length) throw new SsmcError('E_INTERNAL', 'calibrator: KL reference has fewer positions than the model run');
+      let k = 0;
+      for (let j = 0; j < V; j++) {
+        const lp = ref[o + j];
+        k += Math.exp(lp) * (lp - q[j]);
+      }
+      sum += Math.max(0, k);
+      count++;
+    });
+    return count ? sum / count : 0;
+  }
+
+  /** Calls `each` for every next-token position of the first `maxTokens` tokens (whole windows). */
+  #positions(weights: WeightStore, maxTokens: number, each: (lg: Float32Array, off: number, V: number, target: number) => void): void {
     const L = this.window;
     const limitWindows = Math.max(1, Math.ceil(Math.min(maxTokens, this.tokens.length) / L));
     const runs = this.mode === 'prefill' ? Math.min(this.runs, limitWindows) : Math.min(this.runs, limitWindows * L);
-    let sum = 0;
-    let count = 0;
     const toks = this.tokens;
     this.#sweep(
       weights,
@@ -285,18 +342,13 @@ export class Calibrator {
         const lg = outs[this.#logits] as Float32Array;
         if (this.mode === 'prefill') {
           const V = lg.length / L;
-          for (let i = 0; i + 1 < L; i++) {
-            sum += nll(lg, i * V, V, toks[r * L + i + 1]);
-            count++;
-          }
+          for (let i = 0; i + 1 < L; i++) each(lg, i * V, V, toks[r * L + i + 1]);
         } else if ((r + 1) % L !== 0 && r + 1 < toks.length) {
-          sum += nll(lg, 0, lg.length, toks[r + 1]);
-          count++;
+          each(lg, 0, lg.length, toks[r + 1]);
         }
       },
       runs,
     );
-    return count ? sum / count : 0;
   }
 
   /** Runs the slice cached anchors → outputs over the first `runs` runs, windows from zero state. */
@@ -358,6 +410,72 @@ function nll(lg: Float32Array, off: number, V: number, target: number): number {
   let s = 0;
   for (let j = 0; j < V; j++) s += Math.exp(lg[off + j] - max);
   return Math.log(s) + max - lg[off + target];
+}
+
+/** H = XᵀX and the input norms, accumulated from blocks of token rows. */
+class GramAccumulator {
+  readonly #K: number;
+  readonly #H: Float64Array;
+  readonly #sq: Float64Array;
+  readonly #xt: Float64Array;
+  #fill = 0;
+  #rows = 0;
+
+  constructor(K: number) {
+    this.#K = K;
+    this.#H = new Float64Array(K * K);
+    this.#sq = new Float64Array(K);
+    this.#xt = new Float64Array(K * BLOCK);
+  }
+
+  /** Adds the token rows of `x` (n × K). */
+  add(x: ArrayLike<number>): void {
+    const K = this.#K;
+    const n = x.length / K;
+    const xt = this.#xt;
+    for (let t = 0; t < n; t++) {
+      const o = t * K;
+      for (let j = 0; j < K; j++) {
+        const val = x[o + j];
+        xt[j * BLOCK + this.#fill] = val;
+        this.#sq[j] += val * val;
+      }
+      if (++this.#fill === BLOCK) {
+        syrkUpperT(this.#H, K, xt, BLOCK, this.#fill);
+        this.#fill = 0;
+      }
+    }
+    this.#rows += n;
+  }
+
+  finish(): LayerStats {
+    const K = this.#K;
+    if (this.#fill) syrkUpperT(this.#H, K, this.#xt, BLOCK, this.#fill);
+    this.#fill = 0;
+    symmetrize(this.#H, K);
+    const norms = new Float64Array(K);
+    for (let j = 0; j < K; j++) norms[j] = Math.sqrt(this.#sq[j]);
+    return { K, H: this.#H, norms, rows: this.#rows };
+  }
+}
+
+/** The statistics `Calibrator.collect` gives, from the input rows X (tokens × K). */
+export function statsOf(X: ArrayLike<number>, K: number): LayerStats {
+  const acc = new GramAccumulator(K);
+  acc.add(X);
+  return acc.finish();
+}
+
+/** log softmax(logits[off..off+V]) in f64, stored f32. */
+function logSoftmax(lg: Float32Array, off: number, V: number): Float32Array {
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if (lg[off + j] > max) max = lg[off + j];
+  let s = 0;
+  for (let j = 0; j < V; j++) s += Math.exp(lg[off + j] - max);
+  const lse = Math.log(s) + max;
+  const out = new Float32Array(V);
+  for (let j = 0; j < V; j++) out[j] = lg[off + j] - lse;
+  return out;
 }
 
 /** The calibration service from a pass context's services, checked. */

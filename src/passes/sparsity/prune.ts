@@ -88,7 +88,7 @@ export function measureTable(pruner: MatrixPruner, W0: Float64Array, rows: numbe
 }
 
 /** Assembles a per-row-n matrix from uniform results (n = 0: W0, n = 4: zeros). */
-export function assemble(W0: Float64Array, results: readonly (Float64Array | undefined)[], rows: number, K: number, n: RowN): Float64Array {
+export function assemble(W0: Float64Array, results: readonly (Float64Array | Float32Array | undefined)[], rows: number, K: number, n: RowN): Float64Array {
   const W = new Float64Array(rows * K);
   for (let r = 0; r < rows; r++) {
     const nr = n[r];
