@@ -6,12 +6,16 @@ import { castWeightsPass } from './cast-weights.ts';
 import { cse } from './cse.ts';
 import { dce } from './dce.ts';
 import { fuseOps } from './fuse-ops.ts';
+import { materializeLayout } from './materialize-layout.ts';
 import { registerPass } from './pass.ts';
 import { reorderWeights } from './reorder-weights.ts';
+import { selectLayout } from './select-layout.ts';
 import { sparsifyCn4 } from './sparsify-cn4.ts';
 
 export const builtinPasses = [dce, cse, fuseOps, sparsifyCn4, reorderWeights, castWeightsPass] as const;
 
 for (const p of builtinPasses) registerPass(p);
+registerPass(selectLayout);
+registerPass(materializeLayout);
 
 export { cse, dce, fuseOps, sparsifyCn4, reorderWeights };

@@ -8,3 +8,4 @@ export * from './ssm-conv1d.ts';
 export * from './ssm-scan.ts';
 export * from './fused-group.ts';
 export * from './tensor-gather.ts';
+export * from './mem-convert.ts';
