@@ -10,7 +10,7 @@ import { Calibrator } from '../../src/passes/analysis/calibration.ts';
 import { matrixPruner, measureTable } from '../../src/passes/sparsity/prune.ts';
 import { DEFAULT_LAYERS, findTargets, parseLayers, toF64 } from '../../src/passes/sparsity/targets.ts';
 import { Prng } from '../../src/util/prng.ts';
-import { describeMachine } from '../machine.ts';
+import { describeMachine } from '../../src/util/machine.ts';
 
 const { values } = parseArgs({ options: { tokens: { type: 'string', default: '4096' }, blocks: { type: 'string', default: '1' }, 'sens-tokens': { type: 'string', default: '512' } } });
 const T = Number(values.tokens);

@@ -15,7 +15,7 @@ import type { Graph } from '../../src/ir/graph.ts';
 import { liftToSequence } from '../../src/ir/sequence.ts';
 import { PassManager } from '../../src/passes/index.ts';
 import type { SparsityReport } from '../../src/passes/sparsity/report.ts';
-import { describeMachine } from '../machine.ts';
+import { describeMachine } from '../../src/util/machine.ts';
 
 const { values } = parseArgs({
   options: {

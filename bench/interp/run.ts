@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { InterpRunner } from '../../src/backends/interp/runner.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { synthCheckpoint } from '../../src/frontend/synth.ts';
-import { describeMachine } from '../machine.ts';
+import { describeMachine } from '../../src/util/machine.ts';
 
 const { values } = parseArgs({ options: { shape: { type: 'string', default: '130m' }, tokens: { type: 'string', default: '8' }, out: { type: 'string' } } });
 const shape = values.shape!;

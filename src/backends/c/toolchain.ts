@@ -74,12 +74,29 @@ function run(cwd: string, argv: readonly string[], what: string, timeoutMs = 600
   return output;
 }
 
+const simdeSeen = new Map<string, boolean>();
+
+/**
+ * Whether the compiler finds SIMDe's NEON header. A machine that never ran
+ * `npm run setup` has none; the plain C path then computes the same thing, slower.
+ */
+export function hasSimde(cc: readonly string[]): boolean {
+  const key = cc.join(' ');
+  let seen = simdeSeen.get(key);
+  if (seen === undefined) {
+    const r = spawnSync(cc[0], [...cc.slice(1), '-E', '-x', 'c', '-'], { input: '#include <simde/arm/neon.h>\n', encoding: 'utf8', maxBuffer: 64 << 20 });
+    seen = r.status === 0;
+    simdeSeen.set(key, seen);
+  }
+  return seen;
+}
+
 /** The compiler command line that builds the driver in `dir`. */
 export function compileCommand(opts: BuildOptions = {}): string[] {
   const arch = opts.arch ?? 'host';
   const cc = splitCommand(opts.cc ?? defaultCompiler(arch));
   let simd = opts.simd ?? 'auto';
-  if (simd === 'auto') simd = arch === 'aarch64' || /^(arm64|aarch64)$/.test(process.arch) ? 'neon' : 'simde';
+  if (simd === 'auto') simd = arch === 'aarch64' || /^(arm64|aarch64)$/.test(process.arch) ? 'neon' : hasSimde(cc) ? 'simde' : 'plain';
   const defs = simd === 'simde' ? ['-DSSMC_USE_SIMDE'] : simd === 'plain' ? ['-DSSMC_PLAIN_C'] : [];
   const san = opts.sanitize ? ['-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'] : [];
   const opt = splitCommand(opts.opt ?? (opts.sanitize ? '-O1' : '-O3'));
