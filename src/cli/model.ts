@@ -8,6 +8,8 @@ import { parseGraph } from '../ir/text/index.ts';
 import { InterpRunner } from '../backends/interp/runner.ts';
 import { compileCached } from '../backends/c/compile.ts';
 import { CRunner } from '../backends/c/runner.ts';
+import { compileOpenCLCached } from '../backends/opencl/compile.ts';
+import { OpenCLRunner } from '../backends/opencl/runner.ts';
 import { buildMambaGraph } from '../frontend/mamba-graph.ts';
 import type { ModelRunner } from '../runtime/runner.ts';
 import type { CliIO } from './io.ts';
@@ -35,8 +37,8 @@ export function loadModel(path: string): Checkpoint {
   return loadCheckpoint(path);
 }
 
-export type BackendName = 'interp' | 'c';
-export const BACKENDS: readonly BackendName[] = ['interp', 'c'];
+export type BackendName = 'interp' | 'c' | 'opencl';
+export const BACKENDS: readonly BackendName[] = ['interp', 'c', 'opencl'];
 
 export interface RunnerOptions {
   /** Threads of a native backend (default: its own default). */
@@ -52,6 +54,11 @@ export function makeRunner(decode: Graph, backend: BackendName, opts: RunnerOpti
       // Compiled once per distinct graph into the cache (content-hashed), then reused.
       const { dir } = compileCached(decode, { dtype: 'f32' });
       return new CRunner(dir, { threads: opts.threads });
+    }
+    case 'opencl': {
+      // Same cache; memory kinds are whatever the pipeline wrote into the IR (buffer when absent).
+      const { dir } = compileOpenCLCached(decode, { dtype: 'f32' });
+      return new OpenCLRunner(dir);
     }
   }
 }

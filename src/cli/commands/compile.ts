@@ -3,6 +3,9 @@ import { SsmcError } from '../../errors.ts';
 import type { Arch } from '../../backends/c/toolchain.ts';
 import { compileC } from '../../backends/c/compile.ts';
 import { ToolchainError, defaultCompiler } from '../../backends/c/toolchain.ts';
+import { compileOpenCL } from '../../backends/opencl/compile.ts';
+import type { OpenCLDevice } from '../../backends/opencl/layout.ts';
+import { OPENCL_DEVICES, openclPipeline } from '../../backends/opencl/layout.ts';
 import { buildMambaGraph } from '../../frontend/mamba-graph.ts';
 import type { CliIO } from '../io.ts';
 import { choiceArg, intArg } from '../io.ts';
@@ -17,7 +20,8 @@ export function dtypePipeline(dtype: 'f32' | 'f16'): string {
 }
 
 interface CompileOpts extends PipelineFlags {
-  target: 'c';
+  target: 'c' | 'opencl';
+  device: OpenCLDevice;
   arch: Arch;
   dtype: 'f32' | 'f16';
   threads: number;
@@ -31,7 +35,8 @@ export function registerCompile(program: Command, io: CliIO): Command {
     .command('compile')
     .description('compile a model to a self-contained C folder (kernels, runtime, driver, weights.bin, Makefile, CMakeLists.txt) and build it')
     .argument('<model>', 'HF folder, .safetensors file or .gguf file')
-    .requiredOption('--target <target>', 'code generator (c)', choiceArg(['c'] as const))
+    .requiredOption('--target <target>', 'code generator (c, or opencl)', choiceArg(['c', 'opencl'] as const))
+    .option('--device <device>', 'opencl: GPU family whose costs choose buffer or image memory per tensor', choiceArg(OPENCL_DEVICES), 'generic')
     .option('--arch <arch>', 'host, or aarch64 (cross build with $CROSS_CC, default aarch64-linux-gnu-gcc)', choiceArg(['host', 'aarch64'] as const), 'host')
     .option('--dtype <dtype>', 'storage dtype of the linear and embedding weights (the cast-weights pass, run after the pipeline)', choiceArg(['f32', 'f16'] as const), 'f32')
     .option('--threads <n>', 'default thread count of the runtime', intArg(1, 256), 1)
@@ -45,6 +50,16 @@ export function registerCompile(program: Command, io: CliIO): Command {
       // The storage dtype is decided in the IR, after the pipeline (pruning works in f32).
       graph = new PassManager(dtypePipeline(o.dtype)).run(graph).graph;
       const t0 = Date.now();
+      if (o.target === 'opencl') {
+        const p = openclPipeline(o.device);
+        graph = new PassManager(p.pipeline).run(graph).graph;
+        if (!p.layout) io.out(`select-layout / materialize-layout are not available: compiled with every tensor in buffers (memory kinds the graph already carries are kept)\n`);
+        const r = compileOpenCL(graph, o.output, { chunk: Math.min(o.chunk, 64), build: o.build ? {} : false });
+        const m = r.manifest;
+        io.out(`wrote ${o.output} (${m.graph} for OpenCL, ${o.device}: vocab ${m.vocab}, ${m.decodeLaunches} kernel launches and ${m.decodeConversions} conversions per token, ${m.imageWeights.length} weights in images)\n`);
+        if (r.driver) io.out(`built ${r.driver} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        return;
+      }
       try {
         const r = compileC(graph, o.output, { threads: o.threads, chunk: o.chunk, build: o.build ? { arch: o.arch } : false });
         const m = r.manifest;

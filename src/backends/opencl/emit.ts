@@ -1,0 +1,328 @@
+// Lowers a one-token (decode) graph to an OpenCL folder: the prefill graph is derived
+// by lifting (liftToSequence), both are flattened, every node becomes one or more
+// kernel launches through the rules, every intermediate value a device memory object
+// (buffer or image2d, as its IR type says; reused by liveness among objects of the
+// same shape and kind), and Handlebars renders kernels.cl, the host tables and the
+// runtime. The weights go into the project's packed file (specs/packed-weights.md);
+// weights typed image2d are turned into images on the device when the model is
+// opened. The driver is the C backend's (the runtime offers the same session API).
+// The result is data only; compile.ts writes it.
+import Handlebars from 'handlebars';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SsmcError } from '../../errors.ts';
+import type { Graph } from '../../ir/graph.ts';
+import { liftToSequence } from '../../ir/sequence.ts';
+import type { MemoryKind, TensorType } from '../../ir/types.ts';
+import { numel } from '../../ir/types.ts';
+import { castWeights } from '../../passes/cast-weights.ts';
+import type { PackedFile } from '../packed/index.ts';
+import { GUARD, packWeights } from '../packed/index.ts';
+import type { FlatNode } from './flat.ts';
+import { classifyIO, flatten, valueTypes } from './flat.ts';
+import type { ClOperand, ClWeight } from './operands.ts';
+import { imageDims, lastDim, memoryOf, rowsOf } from './operands.ts';
+import type { Launch } from './rules.ts';
+import { cn4Ctx, RULES } from './rules.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const TEMPLATE_DIR = resolve(HERE, '../../../templates/opencl');
+/** The driver (logits / bench / generate / serve) is shared with the C backend. */
+const DRIVER_TEMPLATE = resolve(HERE, '../../../templates/c/ssmc_driver.c.hbs');
+
+export interface OpenCLEmitOptions {
+  /** Tokens per prefill call of the generated code (longer prefills are chunked). */
+  readonly chunk?: number;
+}
+
+export interface OpenCLManifest {
+  readonly format: 'ssmc-opencl';
+  readonly version: 1;
+  readonly graph: string;
+  readonly vocab: number;
+  readonly chunk: number;
+  readonly state: ReadonlyArray<{ readonly name: string; readonly size: number }>;
+  readonly stateFloats: number;
+  readonly weightsBytes: number;
+  readonly decodeWeightBytes: number;
+  readonly weightsChecksum: string;
+  /** Kernel launches of one decode step, and how many of them are mem.* conversions. */
+  readonly decodeLaunches: number;
+  readonly decodeConversions: number;
+  /** Weights and intermediates kept in images (the rest are buffers). */
+  readonly imageWeights: readonly string[];
+  readonly imageValues: number;
+}
+
+export interface OpenCLModule {
+  readonly files: ReadonlyMap<string, string>;
+  readonly weights: PackedFile;
+  readonly manifest: OpenCLManifest;
+}
+
+interface MemSpec {
+  readonly image: 0 | 1;
+  readonly half: 0 | 1;
+  readonly weight: number;
+  readonly offset: number;
+  readonly bytes: number;
+  readonly w: number;
+  readonly h: number;
+  readonly d: number;
+  init: number;
+  readonly what: string;
+}
+
+/** Device memory objects, reused by liveness among objects of one shape and kind. */
+class MemPool {
+  readonly specs: MemSpec[] = [];
+  #free = new Map<string, number[]>();
+  #key = (s: MemSpec) => `${s.image}|${s.bytes}|${s.w}|${s.h}`;
+  add(spec: MemSpec): number {
+    this.specs.push(spec);
+    return this.specs.length - 1;
+  }
+  alloc(spec: MemSpec): number {
+    const list = this.#free.get(this.#key(spec));
+    if (list?.length) return list.pop()!;
+    return this.add(spec);
+  }
+  release(i: number): void {
+    const k = this.#key(this.specs[i]);
+    const list = this.#free.get(k) ?? [];
+    list.push(i);
+    this.#free.set(k, list);
+  }
+  /** Every intermediate free again (decode and prefill never run at once). */
+  reclaim(from: readonly number[]): void {
+    for (const i of from) this.release(i);
+  }
+}
+
+const comment = (s: string) => s.replace(/\*\//g, '* /');
+
+/** A C string literal, one source line per literal line. */
+function cSource(text: string): string {
+  const esc = (line: string) => line.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\?\?/g, '?\\?');
+  return text.split('\n').map((l) => `  "${esc(l)}\\n"`).join('\n');
+}
+
+/** Weight uses that kernels read as stored (f16, C_n^4, image); every other use is f32. */
+const streamed = (op: string, i: number) => (op === 'nn.linear' && i === 1) || (op === 'nn.embedding' && i === 0);
+
+export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLModule {
+  const chunk = opts.chunk ?? 16;
+  // Norm scales, conv taps, A, D, biases are read as f32: widen them (exact).
+  const decode = castWeights(input, 'f32', 'vectors');
+  const gio = classifyIO(decode);
+  const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
+  const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
+  flatten(decode, new Map(), flats.decode);
+  flatten(prefill, new Map(), flats.prefill);
+  const decodeTypes = valueTypes(decode);
+
+  for (const v of [...gio.state, decodeTypes.has(gio.logits) ? { name: gio.logits, type: decodeTypes.get(gio.logits)! } : undefined]) {
+    if (v && memoryOf(v.type) !== 'buffer') throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: graph input/output %${v.name} must be a buffer (the host reads and writes it), it is ${memoryOf(v.type)}`);
+  }
+
+  const weights = packWeights(decode, { tileRows: 4 });
+  const pool = new MemPool();
+  const kernels: Array<{ partial: string; ctx: Record<string, unknown> }> = [{ partial: '', ctx: {} }, { partial: '', ctx: {} }];
+  const kernelNames = ['ssmc_img_f32', 'ssmc_img_f16'];
+  const kernelIndex = new Map<string, number>();
+  const kernel = (partial: string, ctx: Record<string, unknown>): number => {
+    const key = `${partial}|${JSON.stringify(ctx)}`;
+    let i = kernelIndex.get(key);
+    if (i === undefined) {
+      i = kernelNames.length;
+      const fn = `k${i}_${partial}`;
+      kernelNames.push(fn);
+      kernels.push({ partial, ctx: { ...ctx, fn } });
+      kernelIndex.set(key, i);
+    }
+    return i;
+  };
+
+  const decls = new Map(decode.weights.map((w) => [w.name, w]));
+  const byName = new Map<string, ClWeight & { mem: number }>();
+  weights.table.forEach((info, index) => {
+    const type = decls.get(info.name)!.type;
+    const memory = memoryOf(type);
+    if (memory === 'image2d' && (info.dtype === 'i32' || type.shape.length === 0)) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: weight @${info.name} cannot be an image (${info.dtype}, rank ${type.shape.length})`, { what: `@${info.name}` });
+    const dims = imageDims(type);
+    const spec: MemSpec = memory === 'image2d'
+      ? { image: 1, half: info.dtype === 'f16' ? 1 : 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: dims.w, h: dims.h, d: lastDim(type), init: info.dtype === 'f16' ? 1 : 0, what: `@${info.name} (image)` }
+      : { image: 0, half: 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: 0, h: 0, d: lastDim(type), init: -1, what: `@${info.name}` };
+    const w: ClWeight = { ...info, index, memory };
+    if (memory === 'image2d' && info.layout === 'cn4') spec.init = kernel('img_cn4', { ...cn4Ctx(w), suf: info.dtype });
+    byName.set(info.name, { ...w, mem: pool.add(spec) });
+  });
+  // Every non-streamed use of a weight reads dense f32 (a cast-weights pipeline keeps
+  // vectors f32; a matrix reused as a vector would be a graph this backend cannot run).
+  for (const f of [...flats.decode, ...flats.prefill]) {
+    f.inputs.forEach((name, i) => {
+      const w = byName.get(name);
+      if (!w || streamed(f.op, i) || (w.dtype === 'f32' && w.layout === 'dense') || (w.dtype === 'i32' && f.op === 'tensor.gather')) return;
+      throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: ${f.op} reads @${name} as dense f32, but it is stored as ${w.layout === 'cn4' ? 'C_n^4 ' : ''}${w.dtype}`, { what: `@${name}` });
+    });
+  }
+
+  const fixedMem = new Map<string, number>();
+  const plan = (g: Graph, flat: FlatNode[], seqMode: boolean, logitsMem: number) => {
+    const types = valueTypes(g);
+    const isSeq = (name: string) => seqMode && types.get(name)!.shape.length !== decodeTypes.get(name)!.shape.length;
+    const argOf = new Map<string, number>([[gio.tokens, -1], [gio.logits, logitsMem]]);
+    gio.state.forEach((s, i) => argOf.set(s.name, -2 - i));
+    for (const [name, i] of gio.stateOut) argOf.set(name, -2 - gio.state.length - i);
+    for (const out of g.outputs) {
+      if (!flat.some((f) => f.outputs.some((v) => v.name === out))) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: output %${out} is not computed by a node`);
+    }
+    const last = new Map<string, number>();
+    flat.forEach((f, i) => f.inputs.forEach((n) => last.set(n, i)));
+    const owned = new Map<string, number>();
+    const launches: Array<{ kernel: number; nargs: number; args: string; perT: number; fixed: number; comment: string; conversion: boolean }> = [];
+    const operand = (name: string): ClOperand => {
+      const type = types.get(name)!;
+      const w = byName.get(name);
+      const seq = !w && isSeq(name);
+      return { value: name, type, memory: memoryOf(type), seq, d: lastDim(type), rows: rowsOf(type, seq, chunk), weight: w };
+    };
+    flat.forEach((f, i) => {
+      for (const v of f.outputs) {
+        if (argOf.has(v.name)) continue;
+        const t: TensorType = types.get(v.name)!;
+        const memory: MemoryKind = memoryOf(t);
+        const dims = imageDims(t);
+        const m = pool.alloc(memory === 'image2d'
+          ? { image: 1, half: 0, weight: -1, offset: 0, bytes: 0, w: dims.w, h: dims.h, d: lastDim(t), init: -1, what: `%${v.name} (image)` }
+          : { image: 0, half: 0, weight: -1, offset: 0, bytes: 4 * Math.max(4, numel(t.shape)), w: 0, h: 0, d: lastDim(t), init: -1, what: `%${v.name}` });
+        owned.set(v.name, m);
+        argOf.set(v.name, m);
+      }
+      const rule = RULES[f.op];
+      if (!rule) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
+      const steps: Launch[] = rule({ node: f.node, ins: f.inputs.map(operand), outs: f.outputs.map((v) => operand(v.name)), });
+      const text = comment(`${f.outputs.map((v) => `%${v.name}`).join(', ')} = ${f.op}(${f.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`);
+      for (const s of steps) {
+        const args = s.args.map((n) => {
+          const w = byName.get(n);
+          const a = w ? w.mem : argOf.get(n);
+          if (a === undefined) throw new SsmcError('E_INTERNAL', `OpenCL backend: %${n} used before it is defined`);
+          return a;
+        });
+        if (args.length > 12) throw new SsmcError('E_INTERNAL', `OpenCL backend: ${f.op} needs ${args.length} kernel arguments (at most 12)`);
+        launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.') });
+      }
+      for (const n of new Set(f.inputs)) {
+        const m = owned.get(n);
+        if (m !== undefined && last.get(n) === i) {
+          pool.release(m);
+          owned.delete(n);
+        }
+      }
+      for (const v of f.outputs) {
+        const m = owned.get(v.name);
+        if (m !== undefined && !last.has(v.name)) {
+          pool.release(m);
+          owned.delete(v.name);
+        }
+      }
+    });
+    pool.reclaim([...owned.values()]);
+    return launches;
+  };
+  const vocab = numel(decodeTypes.get(gio.logits)!.shape);
+  fixedMem.set('decode', pool.add({ image: 0, half: 0, weight: -1, offset: 0, bytes: 4 * vocab, w: 0, h: 0, d: vocab, init: -1, what: '%logits' }));
+  fixedMem.set('prefill', pool.add({ image: 0, half: 0, weight: -1, offset: 0, bytes: 4 * vocab * chunk, w: 0, h: 0, d: vocab, init: -1, what: `%logits [${chunk} tokens]` }));
+  const dl = plan(decode, flats.decode, false, fixedMem.get('decode')!);
+  const pl = plan(prefill, flats.prefill, true, fixedMem.get('prefill')!);
+
+  let decodeWeightBytes = 0;
+  for (const f of flats.decode) {
+    f.inputs.forEach((name, i) => {
+      const w = byName.get(name);
+      if (w) decodeWeightBytes += f.op === 'nn.embedding' && i === 0 ? w.size / w.shape[0] : w.size;
+    });
+  }
+  const checksum = new DataView(weights.bytes.buffer, weights.bytes.byteOffset).getUint32(56, true).toString(16).padStart(8, '0');
+  const manifest: OpenCLManifest = {
+    format: 'ssmc-opencl',
+    version: 1,
+    graph: decode.name,
+    vocab,
+    chunk,
+    state: gio.state.map((s) => ({ name: s.name, size: numel(s.type.shape) })),
+    stateFloats: gio.state.reduce((a, s) => a + numel(s.type.shape), 0),
+    weightsBytes: weights.bytes.length,
+    decodeWeightBytes: Math.round(decodeWeightBytes),
+    weightsChecksum: checksum,
+    decodeLaunches: dl.length,
+    decodeConversions: dl.filter((l) => l.conversion).length,
+    imageWeights: [...byName.values()].filter((w) => w.memory === 'image2d').map((w) => w.name),
+    imageValues: pool.specs.filter((s) => s.image && s.weight < 0).length,
+  };
+
+  const hb = handlebars();
+  const source = hb.compile(readFileSync(join(TEMPLATE_DIR, 'kernels.cl.hbs'), 'utf8'), { noEscape: true, strict: true })({
+    graphName: decode.name,
+    kernels: kernels.slice(2),
+    dtypes: [
+      { suf: 'f32', ct: 'float', vb: 4, load: 'ssmc_vld_f32' },
+      { suf: 'f16', ct: 'half', vb: 2, load: 'vload_half' },
+    ],
+  });
+  const ctx = {
+    graphName: decode.name,
+    vocab,
+    nState: gio.state.length,
+    stateFloats: manifest.stateFloats,
+    chunk,
+    threads: 1,
+    nWeights: weights.table.length,
+    weightsBytes: manifest.weightsBytes,
+    weightsChecksum: checksum,
+    decodeWeightBytes: manifest.decodeWeightBytes,
+    nMems: pool.specs.length,
+    nKernels: kernelNames.length,
+    decode: dl,
+    prefill: pl,
+    decodeLogits: fixedMem.get('decode'),
+    prefillLogits: fixedMem.get('prefill'),
+    states: manifest.state,
+    kernelNames,
+    mems: pool.specs.map((s, index) => ({ ...s, index, what: comment(s.what) })),
+    seqs: [
+      { name: 'ssmc_decode_seq', launches: dl },
+      { name: 'ssmc_prefill_seq', launches: pl },
+    ],
+    source: cSource(source),
+  };
+  const files = new Map<string, string>();
+  files.set('kernels.cl', source);
+  for (const [out, tpl] of [
+    ['model.h', 'model.h.hbs'],
+    ['model.c', 'model.c.hbs'],
+    ['ssmc_runtime.h', 'ssmc_runtime.h.hbs'],
+    ['ssmc_runtime.c', 'ssmc_runtime.c.hbs'],
+    ['Makefile', 'Makefile.hbs'],
+    ['README.md', 'README.md.hbs'],
+  ] as const) {
+    files.set(out, hb.compile(readFileSync(join(TEMPLATE_DIR, tpl), 'utf8'), { noEscape: true, strict: true })(ctx));
+  }
+  files.set('ssmc_driver.c', hb.compile(readFileSync(DRIVER_TEMPLATE, 'utf8'), { noEscape: true, strict: true })(ctx));
+  files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  return { files, weights, manifest };
+}
+
+let cached: typeof Handlebars | undefined;
+function handlebars(): typeof Handlebars {
+  if (cached) return cached;
+  const hb = Handlebars.create();
+  const dir = join(TEMPLATE_DIR, 'partials');
+  for (const f of readdirSync(dir)) {
+    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), readFileSync(join(dir, f), 'utf8'));
+  }
+  cached = hb;
+  return hb;
+}

@@ -1,0 +1,123 @@
+// Kernel operands by memory kind. Every kernel reads its operands through two macros,
+// `x_ld(r, c)` (one element of row r) and `x_ld4(r, g)` (the texel of columns
+// 4g..4g+3), and writes through `y_st4(r, g, v)`, so one kernel template serves every
+// combination of buffer and image2d operands: the memory decision made in the IR types
+// becomes a parameter declaration and two macro bodies here, never a template branch.
+//
+// A value of shape [..., d] is a matrix of rows x d (rows = numel / d; a scalar is
+// 1 x 1). As an image it is ceil(d / 4) x rows RGBA texels: texel (g, r) holds
+// columns 4g..4g+3 of row r (the last one zero-padded) — one C_n^4 group of a weight
+// row. Activations are always f32; weights may be f16 (read with vload_half from a
+// buffer or read_imagef from a CL_HALF_FLOAT image, so no cl_khr_fp16 is needed).
+import { SsmcError } from '../../errors.ts';
+import type { MemoryKind, TensorType } from '../../ir/types.ts';
+import { numel } from '../../ir/types.ts';
+import type { PackedTensorInfo } from '../packed/index.ts';
+
+/** A tensor of the weights file as the OpenCL rules see it. */
+export interface ClWeight extends PackedTensorInfo {
+  readonly index: number;
+  readonly memory: MemoryKind;
+}
+
+export interface ClOperand {
+  /** IR value (or weight) name: what the launch binds to the parameter. */
+  readonly value: string;
+  readonly type: TensorType;
+  readonly memory: MemoryKind;
+  /** Carries a leading per-token axis (a prefill value lifted from a one-token value). */
+  readonly seq: boolean;
+  /** Columns per row (last dimension; 1 for a scalar). */
+  readonly d: number;
+  /** Rows as an OpenCL C expression in T (`T`, `T * 3`) or a constant. */
+  readonly rows: string;
+  readonly weight?: ClWeight;
+}
+
+/** One bound parameter of a kernel: its declaration, the macros that read or write it. */
+export interface Param {
+  readonly decl: string;
+  readonly defs: readonly string[];
+  readonly names: readonly string[];
+  /** Operand value bound at launch. */
+  readonly value: string;
+}
+
+export const memoryOf = (t: TensorType): MemoryKind => t.memory ?? 'buffer';
+
+export function lastDim(t: TensorType): number {
+  return t.shape.length ? t.shape[t.shape.length - 1] : 1;
+}
+
+/** Rows of a value: `T * k` for a per-token value in a prefill function, else numel / d. */
+export function rowsOf(t: TensorType, seq: boolean, chunk: number): string {
+  const d = lastDim(t);
+  if (!seq) return String(numel(t.shape) / d);
+  const per = numel(t.shape) / chunk / d;
+  return per === 1 ? 'T' : `(T * ${per})`;
+}
+
+/** Image dimensions (texels) of a value or weight. */
+export function imageDims(t: TensorType): { w: number; h: number } {
+  const d = lastDim(t);
+  return { w: Math.max(1, Math.ceil(d / 4)), h: Math.max(1, numel(t.shape) / d) };
+}
+
+/** A read-only operand as `name`: f32 or f16 (weights), buffer or image. */
+export function input(name: string, o: ClOperand): Param {
+  const dtype = o.weight?.dtype ?? (o.type.dtype === 'i32' ? 'i32' : 'f32');
+  const d = o.d;
+  const names = [`${name}_ld`, `${name}_ld4`];
+  if (o.memory === 'image2d') {
+    if (dtype === 'i32') throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: i32 value %${o.value} cannot live in an image`);
+    return {
+      decl: `__read_only image2d_t ${name}`,
+      defs: [`#define ${name}_ld(r, c) ssmc_ldi(${name}, (r), (c))`, `#define ${name}_ld4(r, g) read_imagef(${name}, SSMC_SMP, (int2)((g), (r)))`],
+      names,
+      value: o.value,
+    };
+  }
+  if (dtype === 'i32') return { decl: `__global const int *${name}`, defs: [`#define ${name}_ld(r, c) ${name}[(size_t)(r) * ${d} + (c)]`], names: [names[0]], value: o.value };
+  if (dtype === 'f16') {
+    return {
+      decl: `__global const half *${name}`,
+      defs: [`#define ${name}_ld(r, c) vload_half((size_t)(r) * ${d} + (c), ${name})`, `#define ${name}_ld4(r, g) ssmc_ld4h(${name}, ${d}, (r), (g))`],
+      names,
+      value: o.value,
+    };
+  }
+  return {
+    decl: `__global const float *${name}`,
+    defs: [`#define ${name}_ld(r, c) ${name}[(size_t)(r) * ${d} + (c)]`, `#define ${name}_ld4(r, g) ssmc_ld4f(${name}, ${d}, (r), (g))`],
+    names,
+    value: o.value,
+  };
+}
+
+/** A write-only f32 operand: stores whole texels (4 consecutive columns of a row). */
+export function output(name: string, o: ClOperand): Param {
+  const names = [`${name}_st4`];
+  if (o.memory === 'image2d') return { decl: `__write_only image2d_t ${name}`, defs: [`#define ${name}_st4(r, g, v) write_imagef(${name}, (int2)((g), (r)), (v))`], names, value: o.value };
+  return { decl: `__global float *${name}`, defs: [`#define ${name}_st4(r, g, v) ssmc_st4f(${name}, ${o.d}, (r), (g), (v))`], names, value: o.value };
+}
+
+/** A raw f32 buffer pointer (state, which the host reads and writes as a buffer). */
+export function rawBuffer(name: string, o: ClOperand, writable: boolean): Param {
+  if (o.memory !== 'buffer') throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: state value %${o.value} must be a buffer (the host saves and restores state as buffers), it is ${o.memory}`);
+  return { decl: `__global ${writable ? '' : 'const '}float *${name}`, defs: [], names: [], value: o.value };
+}
+
+/** A packed C_n^4 weight in a buffer: its bytes as the file stores them. */
+export function packedBytes(name: string, o: ClOperand): Param {
+  return { decl: `__global const uchar *${name}`, defs: [], names: [], value: o.value };
+}
+
+/** The signature pieces a kernel partial substitutes. */
+export function signature(params: readonly Param[]): { params: string; defs: string; undefs: string; args: string[] } {
+  return {
+    params: [...params.map((p) => p.decl), 'const int T'].join(', '),
+    defs: params.flatMap((p) => p.defs).join('\n'),
+    undefs: params.flatMap((p) => p.names.map((n) => `#undef ${n}`)).join('\n'),
+    args: params.map((p) => p.value),
+  };
+}

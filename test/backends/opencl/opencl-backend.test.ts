@@ -1,0 +1,158 @@
+// The OpenCL backend on PoCL (a CPU OpenCL, installed by the setup script) against
+// the interpreter: random small Mamba models and the trained fixture; all-buffer,
+// weights as images, mixed kinds with explicit mem.* conversions; dense and C_n^4;
+// f32 and f16 storage. Plus the clear error of a machine without OpenCL.
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InterpRunner } from '../../../src/backends/interp/runner.ts';
+import { compileOpenCL } from '../../../src/backends/opencl/compile.ts';
+import { OpenCLUnavailableError } from '../../../src/backends/opencl/errors.ts';
+import { OpenCLRunner } from '../../../src/backends/opencl/runner.ts';
+import { loadCheckpoint } from '../../../src/frontend/load.ts';
+import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
+import type { Graph } from '../../../src/ir/graph.ts';
+import { castWeights } from '../../../src/passes/cast-weights.ts';
+import { PassManager } from '../../../src/passes/index.ts';
+import type { ModelRunner } from '../../../src/runtime/runner.ts';
+import { fixturesDir, seed } from '../../helpers/paths.ts';
+import { arbConfig, randomCheckpoint } from '../../helpers/random-model.ts';
+import { annotateCn4, differential, outDir, relErr } from '../c/helpers.ts';
+import { annotateMemory, coin, insertConversions } from './helpers.ts';
+
+const TOL = 1e-5;
+const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
+const open: ModelRunner[] = [];
+afterAll(() => open.forEach((r) => r.close()));
+
+function build(g: Graph, chunk = 4): string {
+  const dir = outDir('ocl');
+  compileOpenCL(g, dir, { chunk, build: { opt: '-O1' } });
+  return dir;
+}
+
+function runner(dir: string, env?: NodeJS.ProcessEnv): OpenCLRunner {
+  const r = new OpenCLRunner(dir, { env });
+  open.push(r);
+  return r;
+}
+
+type Layout = 'buffer' | 'image-weights' | 'mixed';
+
+/** The memory kinds of a case: none, every weight an image, or a random mix with conversions. */
+function layout(g: Graph, kind: Layout, s: number): { graph: Graph; conversions: number } {
+  if (kind === 'buffer') return { graph: g, conversions: 0 };
+  if (kind === 'image-weights') return { graph: annotateMemory(g, () => 'image2d', () => undefined), conversions: 0 };
+  const w = coin(s);
+  const v = coin(s + 1);
+  return insertConversions(annotateMemory(g, () => (w() ? 'image2d' : 'buffer'), () => (v() ? 'image2d' : 'buffer')), s + 2);
+}
+
+const arbCase = fc
+  .record({
+    config: arbConfig,
+    wseed: fc.integer({ min: 1, max: 1e6 }),
+    sparsity: fc.constantFrom('dense', 'random', 0, 1, 2, 3, 4),
+    half: fc.boolean(),
+    fuse: fc.boolean(),
+    layout: fc.constantFrom<Layout>('buffer', 'image-weights', 'mixed'),
+    len: fc.integer({ min: 2, max: 11 }),
+  })
+  .map(({ config, wseed, sparsity, half, fuse, layout: kind, len }) => {
+    let g = buildMambaGraph(randomCheckpoint(config, wseed), { mode: 'decode' });
+    if (sparsity !== 'dense') g = annotateCn4(g, wseed, typeof sparsity === 'number' ? sparsity : undefined);
+    if (half) g = castWeights(g, 'f16');
+    const ref = g;
+    if (fuse) g = new PassManager('fuse-ops').run(g).graph;
+    const { graph, conversions } = layout(g, kind, wseed);
+    const tokens = Int32Array.from({ length: len }, (_, i) => (wseed * 7 + i * 13) % config.vocabSize);
+    return { graph, ref, tokens, conversions, kind };
+  });
+
+describe('OpenCL backend on PoCL', () => {
+  it('has an OpenCL platform (PoCL, installed by npm run setup)', () => {
+    const r = spawnSync('clinfo', ['-l'], { encoding: 'utf8' });
+    expect(r.status, 'clinfo missing: run npm run setup').toBe(0);
+    expect(r.stdout, 'no OpenCL platform: run npm run setup (pocl-opencl-icd)').toMatch(/Platform #0/);
+  });
+
+  it('equals the interpreter on random models: buffers, image weights, mixed with mem.* conversions; dense and C_n^4; f32 and f16', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(arbCase, ({ graph, ref, tokens, conversions, kind }) => {
+        const dir = build(graph);
+        const c = runner(dir);
+        expect(c.manifest.decodeConversions).toBeLessThanOrEqual(conversions);
+        differential(c, new InterpRunner(ref), tokens, TOL);
+        c.close();
+        seen.add(kind);
+      }),
+      { seed, numRuns: 6 },
+    );
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('equals the interpreter on the trained fixture: f32 buffers (fused), f16 weights as images, 2:4 C_n^4 mixed', () => {
+    const g = buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' });
+    const tokens = Int32Array.from(new TextEncoder().encode('GREMIO:\nGood morrow, neighbour.\n'));
+    const fused = new PassManager('fuse-ops').run(g).graph;
+    differential(runner(build(fused, 16)), new InterpRunner(g), tokens, TOL);
+
+    const g16 = castWeights(g, 'f16');
+    const img = runner(build(annotateMemory(g16, () => 'image2d', () => undefined), 16));
+    expect(img.manifest.imageWeights.length).toBe(g16.weights.length);
+    differential(img, new InterpRunner(g16), tokens, TOL);
+
+    const sparse = annotateCn4(g, 11, 2);
+    const mixed = insertConversions(annotateMemory(new PassManager('fuse-ops').run(sparse).graph, (w) => (w.name.includes('in_proj') ? 'image2d' : undefined), () => undefined), 5);
+    expect(mixed.conversions).toBeGreaterThan(0);
+    const m = runner(build(mixed.graph, 16));
+    expect(m.manifest.decodeConversions).toBe(mixed.conversions);
+    differential(m, new InterpRunner(sparse), tokens, TOL);
+  });
+
+  it('rejects tokens outside the vocabulary without touching the state', () => {
+    const ck = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 5, dState: 2, dConv: 2, expand: 1, dInner: 4, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 7);
+    const g = buildMambaGraph(ck, { mode: 'decode' });
+    const c = runner(build(g));
+    const ref = new InterpRunner(g);
+    c.step(1);
+    ref.step(1);
+    expect(() => c.step(5)).toThrow(/vocabulary/);
+    expect(() => c.prefill(Int32Array.of(1, 9))).toThrow(/vocabulary/);
+    expect(relErr(c.step(2), ref.step(2))).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('OpenCL backend without OpenCL', () => {
+  const g = buildMambaGraph(randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 6, dState: 2, dConv: 2, expand: 1, dInner: 4, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 3), { mode: 'decode' });
+  let dir: string | undefined;
+  const folder = () => (dir ??= build(g));
+  const noIcd = () => ({ ...process.env, OCL_ICD_VENDORS: mkdtempSync(join(tmpdir(), 'ssmc-no-icd-')) });
+
+  it('a machine without a platform gets a typed error naming what is missing', () => {
+    let err: unknown;
+    try {
+      runner(folder(), noIcd());
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(OpenCLUnavailableError);
+    expect((err as OpenCLUnavailableError).missing).toBe('platform');
+    expect((err as Error).message).toMatch(/no OpenCL platform.*ICD loader found no vendor driver/);
+  });
+
+  it('the driver prints a clean message and exits 1', () => {
+    const r = spawnSync(join(folder(), 'ssmc_driver'), ['logits', '--tokens', '1,2', '--out', join(folder(), 'x.f32')], { encoding: 'utf8', env: noIcd() });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^ssmc_driver: no OpenCL platform: /);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('a device selection that matches nothing names the device', () => {
+    expect(() => runner(folder(), { ...process.env, SSMC_OPENCL_DEVICE: 'no-such-device' })).toThrow(/no OpenCL device matches/);
+  });
+});
