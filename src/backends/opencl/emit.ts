@@ -19,12 +19,14 @@ import { numel } from '../../ir/types.ts';
 import { castWeights } from '../../passes/cast-weights.ts';
 import type { PackedFile } from '../packed/index.ts';
 import { GUARD, packWeights } from '../packed/index.ts';
+import type { Entry } from './epilogue.ts';
+import { entryInputs, entryOutputs, fuseEpilogues } from './epilogue.ts';
 import type { FlatNode } from './flat.ts';
 import { classifyIO, flatten, valueTypes } from './flat.ts';
-import type { ClOperand, ClWeight } from './operands.ts';
+import type { ClOperand, ClWeight, Epilogue } from './operands.ts';
 import { imageDims, lastDim, memoryOf, rowsOf } from './operands.ts';
 import type { Launch } from './rules.ts';
-import { cn4Ctx, RULES } from './rules.ts';
+import { BINARY, broadcastLoad, cn4Ctx, RULES, UNARY } from './rules.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TEMPLATE_DIR = resolve(HERE, '../../../templates/opencl');
@@ -34,6 +36,8 @@ const DRIVER_TEMPLATE = resolve(HERE, '../../../templates/c/ssmc_driver.c.hbs');
 export interface OpenCLEmitOptions {
   /** Tokens per prefill call of the generated code (longer prefills are chunked). */
   readonly chunk?: number;
+  /** Fold single-use elementwise ops into the kernel producing their input (default true). */
+  readonly epilogues?: boolean;
 }
 
 export interface OpenCLManifest {
@@ -178,8 +182,9 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     for (const out of g.outputs) {
       if (!flat.some((f) => f.outputs.some((v) => v.name === out))) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: output %${out} is not computed by a node`);
     }
+    const entries: Entry[] = opts.epilogues === false ? flat.map((f) => ({ anchor: f, epilogues: new Map() })) : fuseEpilogues(flat, new Set(g.outputs));
     const last = new Map<string, number>();
-    flat.forEach((f, i) => f.inputs.forEach((n) => last.set(n, i)));
+    entries.forEach((e, i) => entryInputs(e).forEach((n) => last.set(n, i)));
     const owned = new Map<string, number>();
     const launches: Array<{ kernel: number; nargs: number; args: string; perT: number; fixed: number; comment: string; conversion: boolean }> = [];
     const operand = (name: string): ClOperand => {
@@ -188,8 +193,30 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
       const seq = !w && isSeq(name);
       return { value: name, type, memory: memoryOf(type), seq, d: lastDim(type), rows: rowsOf(type, seq, chunk), weight: w };
     };
-    flat.forEach((f, i) => {
-      for (const v of f.outputs) {
+    /** The anchor's output operand, with the folded ops as its epilogue. */
+    const outOperand = (e: Entry, v: string): ClOperand => {
+      const base = operand(v);
+      const ep = e.epilogues.get(v);
+      if (!ep) return base;
+      const result = operand(ep.result.name);
+      const epilogue: Epilogue = {
+        result,
+        steps: ep.steps.map(({ node: f, index }) => {
+          if (f.op === 'copy') return { loads: [{ v: 'v' }], expr: 'v' };
+          if (UNARY[f.op]) return { loads: [{ v: 'v' }], expr: UNARY[f.op] };
+          const out = operand(f.outputs[0].name);
+          const loads = f.inputs.map((x, i) => {
+            const o = i === index ? undefined : operand(x);
+            return { v: i === 0 ? 'p' : 'q', operand: o, at: (nm: string) => broadcastLoad(nm, o!, out, f.op) };
+          });
+          return { loads, expr: BINARY[f.op] };
+        }),
+      };
+      return { ...base, epilogue };
+    };
+    entries.forEach((e, i) => {
+      const f = e.anchor;
+      for (const v of entryOutputs(e)) {
         if (argOf.has(v.name)) continue;
         const t: TensorType = types.get(v.name)!;
         const memory: MemoryKind = memoryOf(t);
@@ -202,8 +229,9 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
       }
       const rule = RULES[f.op];
       if (!rule) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
-      const steps: Launch[] = rule({ node: f.node, ins: f.inputs.map(operand), outs: f.outputs.map((v) => operand(v.name)), });
-      const text = comment(`${f.outputs.map((v) => `%${v.name}`).join(', ')} = ${f.op}(${f.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`);
+      const steps: Launch[] = rule({ node: f.node, ins: f.inputs.map(operand), outs: f.outputs.map((v) => outOperand(e, v.name)) });
+      const describe = (x: FlatNode) => `${x.outputs.map((v) => `%${v.name}`).join(', ')} = ${x.op}(${x.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`;
+      const text = comment([describe(f), ...[...e.epilogues.values()].flatMap((ep) => ep.steps.map((s) => describe(s.node)))].join('; '));
       for (const s of steps) {
         const args = s.args.map((n) => {
           const w = byName.get(n);
@@ -214,14 +242,14 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
         if (args.length > 12) throw new SsmcError('E_INTERNAL', `OpenCL backend: ${f.op} needs ${args.length} kernel arguments (at most 12)`);
         launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.') });
       }
-      for (const n of new Set(f.inputs)) {
+      for (const n of new Set(entryInputs(e))) {
         const m = owned.get(n);
         if (m !== undefined && last.get(n) === i) {
           pool.release(m);
           owned.delete(n);
         }
       }
-      for (const v of f.outputs) {
+      for (const v of entryOutputs(e)) {
         const m = owned.get(v.name);
         if (m !== undefined && !last.has(v.name)) {
           pool.release(m);

@@ -65,7 +65,7 @@ function map(out: ClOperand, params: Param[], loads: Array<{ v: string; e: strin
 }
 
 /** How an operand of an elementwise op is read at (r, c) of an output it broadcasts into. */
-function broadcastLoad(name: string, o: ClOperand, out: ClOperand, op: string): string {
+export function broadcastLoad(name: string, o: ClOperand, out: ClOperand, op: string): string {
   if (o.seq === out.seq && numel(o.type.shape) === numel(out.type.shape) && o.d === out.d) return `${name}_ld(r, c)`;
   if (o.type.shape.length === 0 || numel(o.type.shape) === 1) return `${name}_ld(0, 0)`;
   if (o.seq) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: ${op} broadcasts a per-token operand %${o.value}`);
@@ -73,14 +73,14 @@ function broadcastLoad(name: string, o: ClOperand, out: ClOperand, op: string): 
   return `${name}_ld(r % ${o.rows}, c)`;
 }
 
-const UNARY: Record<string, string> = {
+export const UNARY: Record<string, string> = {
   'ew.silu': 'v / (1.0f + exp(-v))',
   'ew.softplus': 'v > 20.0f ? v : log1p(exp(v))',
   'ew.exp': 'exp(v)',
   'ew.neg': '-v',
 };
 // Loaded into p and q: a variable named like its parameter would shadow it in its own initializer.
-const BINARY: Record<string, string> = { 'ew.add': 'p + q', 'ew.sub': 'p - q', 'ew.mul': 'p * q' };
+export const BINARY: Record<string, string> = { 'ew.add': 'p + q', 'ew.sub': 'p - q', 'ew.mul': 'p * q' };
 
 const identity: Rule = (c) => [map(c.outs[0], [input('x', c.ins[0])], [{ v: 'v', e: 'x_ld(r, c)' }], 'v')];
 
@@ -120,7 +120,7 @@ function embedding(c: RuleContext): Launch[] {
   const tw = table.weight;
   if (!tw) throw new SsmcError('E_UNSUPPORTED', 'OpenCL backend: nn.embedding needs a weight table');
   const [V, d] = table.type.shape;
-  const tok = { decl: '__global const int *tok', defs: [], names: [], value: tokens.value };
+  const tok: Param = { decls: ['__global const int *tok'], defs: [], names: [], values: [tokens.value] };
   const ctx = { V, d, G4: q4(d) };
   const items = itemsOf(out, q4(d));
   if (tw.layout === 'cn4' && tw.memory === 'buffer') return [launch('embedding_cn4', [packedBytes('w', table), tok, output('y', out)], { ...ctx, ...cn4Ctx(tw), suf: tw.dtype }, items)];

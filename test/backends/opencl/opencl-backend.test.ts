@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InterpRunner } from '../../../src/backends/interp/runner.ts';
 import { compileOpenCL } from '../../../src/backends/opencl/compile.ts';
+import { emitOpenCL } from '../../../src/backends/opencl/emit.ts';
 import { OpenCLUnavailableError } from '../../../src/backends/opencl/errors.ts';
 import { OpenCLRunner } from '../../../src/backends/opencl/runner.ts';
 import { loadCheckpoint } from '../../../src/frontend/load.ts';
@@ -28,9 +29,9 @@ const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
 const open: ModelRunner[] = [];
 afterAll(() => open.forEach((r) => r.close()));
 
-function build(g: Graph, chunk = 4): string {
+function build(g: Graph, chunk = 4, epilogues = true): string {
   const dir = outDir('ocl');
-  compileOpenCL(g, dir, { chunk, build: { opt: '-O1' } });
+  compileOpenCL(g, dir, { chunk, epilogues, build: { opt: '-O1' } });
   return dir;
 }
 
@@ -59,9 +60,10 @@ const arbCase = fc
     half: fc.boolean(),
     fuse: fc.boolean(),
     layout: fc.constantFrom<Layout>('buffer', 'image-weights', 'mixed'),
+    epilogues: fc.boolean(),
     len: fc.integer({ min: 2, max: 11 }),
   })
-  .map(({ config, wseed, sparsity, half, fuse, layout: kind, len }) => {
+  .map(({ config, wseed, sparsity, half, fuse, layout: kind, epilogues, len }) => {
     let g = buildMambaGraph(randomCheckpoint(config, wseed), { mode: 'decode' });
     if (sparsity !== 'dense') g = annotateCn4(g, wseed, typeof sparsity === 'number' ? sparsity : undefined);
     if (half) g = castWeights(g, 'f16');
@@ -69,7 +71,7 @@ const arbCase = fc
     if (fuse) g = new PassManager('fuse-ops').run(g).graph;
     const { graph, conversions } = layout(g, kind, wseed);
     const tokens = Int32Array.from({ length: len }, (_, i) => (wseed * 7 + i * 13) % config.vocabSize);
-    return { graph, ref, tokens, conversions, kind };
+    return { graph, ref, tokens, conversions, kind, epilogues };
   });
 
 describe('OpenCL backend on PoCL', () => {
@@ -82,8 +84,8 @@ describe('OpenCL backend on PoCL', () => {
   it('equals the interpreter on random models: buffers, image weights, mixed with mem.* conversions; dense and C_n^4; f32 and f16', () => {
     const seen = new Set<string>();
     fc.assert(
-      fc.property(arbCase, ({ graph, ref, tokens, conversions, kind }) => {
-        const dir = build(graph);
+      fc.property(arbCase, ({ graph, ref, tokens, conversions, kind, epilogues }) => {
+        const dir = build(graph, 4, epilogues);
         const c = runner(dir);
         expect(c.manifest.decodeConversions).toBeLessThanOrEqual(conversions);
         differential(c, new InterpRunner(ref), tokens, TOL);
@@ -112,6 +114,15 @@ describe('OpenCL backend on PoCL', () => {
     const m = runner(build(mixed.graph, 16));
     expect(m.manifest.decodeConversions).toBe(mixed.conversions);
     differential(m, new InterpRunner(sparse), tokens, TOL);
+  });
+
+  it('folds single-use elementwise ops into the kernel producing their input (fewer launches, same graph)', () => {
+    const g = new PassManager('fuse-ops').run(buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' })).graph;
+    const nLayer = g.inputs.filter((v) => v.name.startsWith('conv.')).length;
+    const plain = emitOpenCL(g, { epilogues: false }).manifest.decodeLaunches;
+    const folded = emitOpenCL(g).manifest.decodeLaunches;
+    // Per layer: silu after conv, softplus after dt_proj, the add and mul after the scan, the residual add.
+    expect(plain - folded).toBe(5 * nLayer);
   });
 
   it('rejects tokens outside the vocabulary without touching the state', () => {
