@@ -94,7 +94,7 @@ function linear(c: RuleContext): Launch[] {
   const bias = b ? [input('b', b)] : [];
   const items = itemsOf(x, q4(N));
   if (wp.layout === 'cn4' && wp.memory === 'buffer') {
-    return [launch('linear_cn4', [input('x', x), packedBytes('w', w), ...bias, output('y', y)], { ...ctx, ...cn4Ctx(wp), suf: wp.dtype }, items)];
+    return [launch('linear_cn4', [input('x', x), packedBytes('w', w), ...bias, output('y', y)], { ...ctx, ...cn4Ctx(wp), suf: wp.dtype, ct: wp.dtype === 'f16' ? 'half' : 'float', vb: valueBytes(wp.dtype) }, items)];
   }
   // Dense buffer (f32 or f16), or any image (a C_n^4 weight's image holds its groups expanded).
   return [launch('linear_dense', [input('x', x), input('w', w), ...bias, output('y', y)], ctx, items)];
