@@ -33,6 +33,7 @@ static void k0_linear_mv(const void *arg, int r0, int r1) {
     float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
     int k = 0;
     for (; k + 8 <= 4; k += 8) {
+      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
       float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
       a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
       a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
@@ -78,6 +79,7 @@ static void k1_linear_mv(const void *arg, int r0, int r1) {
     float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
     int k = 0;
     for (; k + 8 <= 8; k += 8) {
+      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
       float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
       a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
       a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
@@ -123,6 +125,7 @@ static void k2_linear_mv(const void *arg, int r0, int r1) {
     float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
     int k = 0;
     for (; k + 8 <= 1; k += 8) {
+      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
       float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
       a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
       a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
@@ -168,6 +171,7 @@ static void k3_linear_mv(const void *arg, int r0, int r1) {
     float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
     int k = 0;
     for (; k + 8 <= 8; k += 8) {
+      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
       float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
       a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
       a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
@@ -213,6 +217,7 @@ static void k4_linear_mv(const void *arg, int r0, int r1) {
     float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
     int k = 0;
     for (; k + 8 <= 4; k += 8) {
+      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
       float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
       a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
       a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
