@@ -77,12 +77,19 @@ have no texture cache to win from on PoCL.
 Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), shared with other work (load
 average ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end). PoCL's pthread device uses every core.
 Median of ${values.reps} runs of \`ssmc_driver bench --tokens ${values.tokens} --prefill 0\`
-(2 warm-up steps first). Kernels: one launch per op of the flattened graph (a fused
-group's members are consecutive launches), work-groups of 64.
+(2 warm-up steps first). Graphs after \`fuse-ops\`; kernels: one launch per op of the
+flattened graph, single-use elementwise ops folded into their producer's store (5
+launches fewer per layer), work-groups of 64.
 
 | case | decode tokens/s | weight MiB read per token | launches per token | weights in images |
 |---|---:|---:|---:|---:|
 ${rows.join('\n')}
+
+Reading: on a CPU the dense kernels are bound by PoCL's code for them, not by memory
+(f16 halves the bytes and gains little); the C_n^4 kernel reads fewer bytes but
+gathers x element by element, which a CPU vectorizer handles poorly; images go through
+PoCL's software sampler, hence slower. None of this transfers to a GPU, where texture
+reads are cached hardware paths and the byte savings of f16 and C_n^4 are the point.
 
 Regenerate: \`npx tsx bench/opencl/speed.ts\` (written ${new Date().toISOString().slice(0, 10)}).
 `,

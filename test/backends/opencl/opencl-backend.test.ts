@@ -4,14 +4,15 @@
 // f32 and f16 storage. Plus the clear error of a machine without OpenCL.
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InterpRunner } from '../../../src/backends/interp/runner.ts';
 import { compileOpenCL } from '../../../src/backends/opencl/compile.ts';
 import { emitOpenCL } from '../../../src/backends/opencl/emit.ts';
-import { OpenCLUnavailableError } from '../../../src/backends/opencl/errors.ts';
+import { classifyOpenCLFailure, OpenCLUnavailableError } from '../../../src/backends/opencl/errors.ts';
+import { buildOpenCLDriver } from '../../../src/backends/opencl/toolchain.ts';
 import { OpenCLRunner } from '../../../src/backends/opencl/runner.ts';
 import { loadCheckpoint } from '../../../src/frontend/load.ts';
 import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
@@ -161,6 +162,22 @@ describe('OpenCL backend without OpenCL', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^ssmc_driver: no OpenCL platform: /);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('a program that does not build shows the build log', () => {
+    const dir = outDir('ocl-broken');
+    cpSync(folder(), dir, { recursive: true });
+    const model = join(dir, 'model.c');
+    writeFileSync(model, readFileSync(model, 'utf8').replace('const char ssmc_cl_source[] =\n', 'const char ssmc_cl_source[] =\n  "this is not OpenCL C;\\n"\n'));
+    buildOpenCLDriver(dir, { opt: '-O0' });
+    expect(() => runner(dir)).toThrow(/OpenCL program build failed on .*error/s);
+  });
+
+  it('names the missing header or loader from the compiler output', () => {
+    expect(classifyOpenCLFailure("model.c:3:10: fatal error: CL/cl.h: No such file or directory")?.missing).toBe('headers');
+    expect(classifyOpenCLFailure('/usr/bin/ld: cannot find -lOpenCL: No such file or directory')?.missing).toBe('loader');
+    expect(classifyOpenCLFailure('./ssmc_driver: error while loading shared libraries: libOpenCL.so.1: cannot open shared object file')?.missing).toBe('loader');
+    expect(classifyOpenCLFailure('undefined reference to `foo`')).toBeUndefined();
   });
 
   it('a device selection that matches nothing names the device', () => {
