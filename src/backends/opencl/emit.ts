@@ -17,7 +17,7 @@ import { liftToSequence } from '../../ir/sequence.ts';
 import type { MemoryKind, TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import { castWeights } from '../../passes/cast-weights.ts';
-import type { PackedFile } from '../packed/index.ts';
+import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { GUARD, packWeights } from '../packed/index.ts';
 import type { Entry } from './epilogue.ts';
 import { entryInputs, entryOutputs, fuseEpilogues } from './epilogue.ts';
@@ -150,18 +150,33 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
 
   const decls = new Map(decode.weights.map((w) => [w.name, w]));
   const byName = new Map<string, ClWeight & { mem: number }>();
-  weights.table.forEach((info, index) => {
-    const type = decls.get(info.name)!.type;
-    const memory = memoryOf(type);
+  /** The device memory object of a weight in one memory kind (filled once, when the model is opened). */
+  const weightMem = (name: string, info: PackedTensorInfo, index: number, type: TensorType, memory: MemoryKind): ClWeight & { mem: number } => {
     if (memory === 'image2d' && (info.dtype === 'i32' || type.shape.length === 0)) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: weight @${info.name} cannot be an image (${info.dtype}, rank ${type.shape.length})`, { what: `@${info.name}` });
     const dims = imageDims(type);
     const spec: MemSpec = memory === 'image2d'
-      ? { image: 1, half: info.dtype === 'f16' ? 1 : 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: dims.w, h: dims.h, d: lastDim(type), init: info.dtype === 'f16' ? 1 : 0, what: `@${info.name} (image)` }
-      : { image: 0, half: 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: 0, h: 0, d: lastDim(type), init: -1, what: `@${info.name}` };
+      ? { image: 1, half: info.dtype === 'f16' ? 1 : 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: dims.w, h: dims.h, d: lastDim(type), init: info.dtype === 'f16' ? 1 : 0, what: `@${name} (image)` }
+      : { image: 0, half: 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: 0, h: 0, d: lastDim(type), init: -1, what: `@${name}` };
     const w: ClWeight = { ...info, index, memory };
     if (memory === 'image2d' && info.layout === 'cn4') spec.init = kernel('img_cn4', { ...cn4Ctx(w), suf: info.dtype });
-    byName.set(info.name, { ...w, mem: pool.add(spec) });
+    return { ...w, mem: pool.add(spec) };
+  };
+  weights.table.forEach((info, index) => {
+    const type = decls.get(info.name)!.type;
+    byName.set(info.name, weightMem(info.name, info, index, type, memoryOf(type)));
   });
+  // A mem.* conversion of a weight is done once, at upload: its result is the same
+  // tensor in the other memory kind, and no kernel runs per token.
+  for (const flat of [flats.decode, flats.prefill]) {
+    for (let i = flat.length - 1; i >= 0; i--) {
+      const f = flat[i];
+      const w = byName.get(f.inputs[0]);
+      if (!f.op.startsWith('mem.') || !w) continue;
+      const out = f.outputs[0];
+      if (!byName.has(out.name)) byName.set(out.name, weightMem(out.name, w, w.index, out.type, memoryOf(out.type)));
+      flat.splice(i, 1);
+    }
+  }
   // Every non-streamed use of a weight reads dense f32 (a cast-weights pipeline keeps
   // vectors f32; a matrix reused as a vector would be a graph this backend cannot run).
   for (const f of [...flats.decode, ...flats.prefill]) {
@@ -287,7 +302,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     weightsChecksum: checksum,
     decodeLaunches: dl.length,
     decodeConversions: dl.filter((l) => l.conversion).length,
-    imageWeights: [...byName.values()].filter((w) => w.memory === 'image2d').map((w) => w.name),
+    imageWeights: [...byName].filter(([, w]) => w.memory === 'image2d').map(([name]) => name),
     imageValues: pool.specs.filter((s) => s.image && s.weight < 0).length,
   };
 

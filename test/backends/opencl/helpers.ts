@@ -83,3 +83,19 @@ export function insertConversions(g: Graph, seed: number): { graph: Graph; conve
   }
   return { graph: makeGraph({ ...g, nodes }), conversions };
 }
+
+/**
+ * Reads of the named weights through an explicit mem.to_image (an unfused graph: the
+ * conversion is a top-level node and the users read its result).
+ */
+export function convertWeights(g: Graph, names: readonly string[]): Graph {
+  ensureMemOps();
+  const convs: Node[] = [];
+  const rename = new Map<string, string>();
+  for (const w of g.weights) {
+    if (!names.includes(w.name)) continue;
+    convs.push({ op: 'mem.to_image', inputs: [w.name], outputs: [{ name: `${w.name}.img`, type: { ...w.type, memory: 'image2d' } }], attrs: {} });
+    rename.set(w.name, `${w.name}.img`);
+  }
+  return makeGraph({ ...g, nodes: [...convs, ...g.nodes.map((n) => ({ ...n, inputs: n.inputs.map((x) => rename.get(x) ?? x) }))] });
+}

@@ -23,7 +23,7 @@ import type { ModelRunner } from '../../../src/runtime/runner.ts';
 import { fixturesDir, seed } from '../../helpers/paths.ts';
 import { arbConfig, randomCheckpoint } from '../../helpers/random-model.ts';
 import { annotateCn4, differential, outDir, relErr } from '../c/helpers.ts';
-import { annotateMemory, coin, insertConversions } from './helpers.ts';
+import { annotateMemory, coin, convertWeights, insertConversions } from './helpers.ts';
 
 const TOL = 1e-5;
 const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
@@ -115,6 +115,28 @@ describe('OpenCL backend on PoCL', () => {
     const m = runner(build(mixed.graph, 16));
     expect(m.manifest.decodeConversions).toBe(mixed.conversions);
     differential(m, new InterpRunner(sparse), tokens, TOL);
+  });
+
+  it('equals the interpreter after the layout passes: fuse-ops,select-layout{device=D},materialize-layout', () => {
+    fc.assert(
+      fc.property(arbCase, fc.constantFrom('adreno', 'mali', 'generic'), ({ ref, tokens }, device) => {
+        const g = new PassManager(`fuse-ops,select-layout{device=${device}},materialize-layout`).run(ref).graph;
+        const c = runner(build(g));
+        differential(c, new InterpRunner(ref), tokens, TOL);
+        c.close();
+      }),
+      { seed, numRuns: 3 },
+    );
+  });
+
+  it('converts a weight read through mem.to_image once, at upload (no kernel per token)', () => {
+    const ck = randomCheckpoint({ dModel: 8, nLayer: 2, vocabSize: 9, dState: 3, dConv: 3, expand: 2, dInner: 16, dtRank: 2, normEps: 1e-5, tiedHead: true, convBias: true, projBias: true }, 21);
+    const g = castWeights(annotateCn4(buildMambaGraph(ck, { mode: 'decode' }), 4), 'f16');
+    const conv = convertWeights(g, ['l0.in_proj', 'l1.x_proj', 'embedding']);
+    const c = runner(build(conv));
+    expect(c.manifest.decodeConversions).toBe(0);
+    expect(c.manifest.imageWeights).toEqual(expect.arrayContaining(['l0.in_proj.img', 'l1.x_proj.img', 'embedding.img']));
+    differential(c, new InterpRunner(g), Int32Array.of(1, 5, 7, 2, 8, 3), TOL);
   });
 
   it('folds single-use elementwise ops into the kernel producing their input (fewer launches, same graph)', () => {
