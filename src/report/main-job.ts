@@ -8,11 +8,17 @@ import { benchC } from '../backends/c/bench.ts';
 import { compileCached } from '../backends/c/compile.ts';
 import { CRunner } from '../backends/c/runner.ts';
 import { InterpRunner } from '../backends/interp/runner.ts';
+import { compileOpenCLCached } from '../backends/opencl/compile.ts';
+import { OpenCLUnavailableError } from '../backends/opencl/errors.ts';
+import { openclPipeline } from '../backends/opencl/layout.ts';
+import { OpenCLRunner } from '../backends/opencl/runner.ts';
 import { evaluateTokens } from '../eval/perplexity.ts';
 import { parameterCount } from '../frontend/checkpoint.ts';
 import { loadCheckpoint } from '../frontend/load.ts';
 import { buildMambaGraph } from '../frontend/mamba-graph.ts';
 import type { Graph } from '../ir/graph.ts';
+import { walkNodes } from '../ir/graph.ts';
+import { isConversion } from '../ir/ops/mem-convert.ts';
 import { PassManager } from '../passes/index.ts';
 import type { SparsityReport } from '../passes/sparsity/report.ts';
 import { SPARSITY_REPORT_SERVICE } from '../passes/sparsity/report.ts';
@@ -56,7 +62,16 @@ export interface MainJobReport {
   readonly prompt: string;
   readonly dense: VariantReport;
   readonly sparse: VariantReport;
-  readonly opencl: string;
+  readonly opencl: OpenCLReport | { readonly skipped: string };
+}
+
+export interface OpenCLReport {
+  readonly device: string;
+  readonly platform_note: string;
+  /** Conversion kernels left after select-layout + materialize-layout, per token. */
+  readonly conversions: { readonly dense: number; readonly sparse: number };
+  readonly verify_max_abs: { readonly dense: number; readonly sparse: number };
+  readonly verify_rel: { readonly dense: number; readonly sparse: number };
 }
 
 export const DEFAULT_PIPELINE = 'sparsify-cn4{method=obs pattern=adaptive sparsity=0.5}';
@@ -105,6 +120,9 @@ export function runMainJob(o: MainJobOptions): MainJobReport {
   };
   const denseReport = variant('dense', dense);
   const sparseReport = variant('sparse', sparse);
+  progress('opencl', 0, 1);
+  const opencl = openclCheck(dense, sparse, held.subarray(0, 64));
+  progress('opencl', 1, 1);
   return {
     model: { path: o.model, parameters: parameterCount(ck.config), d_model: ck.config.dModel, n_layer: ck.config.nLayer },
     pipeline,
@@ -116,7 +134,7 @@ export function runMainJob(o: MainJobOptions): MainJobReport {
     prompt,
     dense: denseReport,
     sparse: sparseReport,
-    opencl: 'not run: the OpenCL backend is not part of the main job yet',
+    opencl,
   };
 }
 
@@ -136,4 +154,38 @@ function verifyAgainstInterpreter(runner: ModelRunner, graph: Graph, tokens: Int
   }
   ref.close();
   return { maxAbs, rel: scale > 0 ? maxAbs / scale : 0 };
+}
+
+/**
+ * Compiles both graphs for OpenCL (Adreno layout choices) and checks them against the
+ * interpreter on whatever platform this machine has (PoCL here: a CPU, so no speed
+ * figure is reported). Without a platform the report says what is missing.
+ */
+function openclCheck(dense: Graph, sparse: Graph, tokens: Int32Array): OpenCLReport | { skipped: string } {
+  const device = 'adreno';
+  const one = (g: Graph) => {
+    const laid = new PassManager(openclPipeline(device).pipeline).run(g).graph;
+    const conversions = [...walkNodes(laid)].filter((n) => isConversion(n.op)).length;
+    const { dir } = compileOpenCLCached(laid, {});
+    const runner = new OpenCLRunner(dir);
+    try {
+      return { conversions, ...verifyAgainstInterpreter(runner, laid, tokens) };
+    } finally {
+      runner.close();
+    }
+  };
+  try {
+    const d = one(dense);
+    const s = one(sparse);
+    return {
+      device,
+      platform_note: 'run on the first OpenCL platform found (PoCL on a CPU here): correctness only, no phone-GPU speed',
+      conversions: { dense: d.conversions, sparse: s.conversions },
+      verify_max_abs: { dense: d.maxAbs, sparse: s.maxAbs },
+      verify_rel: { dense: d.rel, sparse: s.rel },
+    };
+  } catch (e) {
+    if (e instanceof OpenCLUnavailableError) return { skipped: e.message };
+    throw e;
+  }
 }

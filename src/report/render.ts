@@ -26,7 +26,7 @@ export function renderText(r: MainJobReport): string {
     `sparse continuation:`,
     indent(r.prompt + r.sparse.continuation),
     '',
-    `OpenCL: ${r.opencl}`,
+    openclLine(r),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -62,7 +62,9 @@ export function renderMarkdown(r: MainJobReport, machine: string): string {
     '|---|---|---|---|',
     ...layers.map((l) => `| ${l.weight} | ${l.rows} | ${l.nHistogram.join(' / ')} | ${(100 * l.sparsity).toFixed(1)}% |`),
     '',
-    `OpenCL: ${r.opencl}.`,
+    '## OpenCL',
+    '',
+    openclLine(r),
     '',
   ].join('\n');
 }
@@ -76,4 +78,13 @@ function indent(s: string): string {
 
 function fence(s: string): string {
   return ['```text', s, '```'].join('\n');
+}
+
+function openclLine(r: MainJobReport): string {
+  const o = r.opencl;
+  if ('skipped' in o) return `OpenCL: not run (${o.skipped})`;
+  return (
+    `OpenCL (${o.device} layout, ${o.platform_note}): conversions per token dense ${o.conversions.dense}, sparse ${o.conversions.sparse}; ` +
+    `max |Δlogit| vs interpreter dense ${o.verify_max_abs.dense.toExponential(2)}, sparse ${o.verify_max_abs.sparse.toExponential(2)}`
+  );
 }

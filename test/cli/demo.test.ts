@@ -21,6 +21,11 @@ describe('ssmc demo (the main job)', () => {
       expect(v.decode_tokens_per_s).toBeGreaterThan(0);
     }
     expect(rep.sparsity.sparsity).toBe(0.5);
+    // OpenCL (PoCL, installed by setup) computes the same, with no layout conversions left.
+    expect(rep.opencl.skipped).toBeUndefined();
+    expect(rep.opencl.conversions).toEqual({ dense: 0, sparse: 0 });
+    expect(rep.opencl.verify_rel.dense).toBeLessThan(1e-5);
+    expect(rep.opencl.verify_rel.sparse).toBeLessThan(1e-5);
     expect(rep.sparse.weight_bytes_per_token).toBeLessThan(rep.dense.weight_bytes_per_token);
     // The dense figure is what `ssmc eval` reports for the same slice.
     const ev = await runCli(['eval', rep.model.path, '--text', join(rep.model.path, 'heldout.txt'), '--max-bytes', '1500', '--json']);
