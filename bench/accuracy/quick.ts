@@ -29,20 +29,21 @@ const dir = resolve(import.meta.dirname, '../../../shared/fixtures', values.fixt
 const graph = buildMambaGraph(loadCheckpoint(dir), { mode: 'decode' });
 let calib = Int32Array.from(readFileSync(join(dir, 'calib.txt')));
 if (values['calib-tokens']) calib = calib.subarray(0, Number(values['calib-tokens']));
-let held = Int32Array.from(readFileSync(join(dir, 'heldout.txt')));
-if (values['heldout-bytes'] !== 'all') held = held.subarray(0, Number(values['heldout-bytes']));
+const heldAll = Int32Array.from(readFileSync(join(dir, 'heldout.txt')));
+// Comma-separated slices (bytes from the start, or `all`), each evaluated.
+const slices = values['heldout-bytes']!.split(',').map((b) => (b === 'all' ? heldAll : heldAll.subarray(0, Number(b))));
 
-function bpb(g: Graph): number {
+function bpb(g: Graph): string {
   const runner = new InterpRunner(g, { prefillGraph: (L) => liftToSequence(g, L) });
-  return evaluateTokens(runner, held, { window: 512 }).bits_per_token;
+  return slices.map((held) => `${held.length}: ${evaluateTokens(runner, held, { window: 512 }).bits_per_token.toFixed(4)}`).join(', ');
 }
-if (values.dense) console.log(`dense ${bpb(graph).toFixed(4)}`);
+if (values.dense) console.log(`dense bpb ${bpb(graph)}`);
 for (const p of positionals) {
   let report: SparsityReport | undefined;
   const t0 = performance.now();
   const pruned = new PassManager(p).run(graph, { services: { calibration: { tokens: calib }, sparsityReport: (r: SparsityReport) => (report = r) } }).graph;
   const secs = (performance.now() - t0) / 1000;
   const b = bpb(pruned);
-  console.log(`${p}: sparsity ${(100 * report!.sparsity).toFixed(2)}% bpb ${b.toFixed(4)} prune ${secs.toFixed(0)} s${report!.calibrationLoss ? ` calib loss ${report!.calibrationLoss.dense.toFixed(4)} -> ${report!.calibrationLoss.pruned.toFixed(4)}` : ''}`);
+  console.log(`${p}: sparsity ${(100 * report!.sparsity).toFixed(2)}% bpb ${b} prune ${secs.toFixed(0)} s${report!.calibrationLoss ? ` calib loss ${report!.calibrationLoss.dense.toFixed(4)} -> ${report!.calibrationLoss.pruned.toFixed(4)}` : ''}`);
   if (values.layers) for (const l of report!.layers) console.log(`  ${l.weight.padEnd(12)} ${(100 * l.sparsity).toFixed(1).padStart(5)}% [${l.nHistogram.join(',')}]${l.sensitivity !== undefined ? ` sens ${l.sensitivity.toExponential(2)}` : ''}`);
 }

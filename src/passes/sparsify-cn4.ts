@@ -14,15 +14,22 @@
 // Adaptive allocation, in two passes over the layers (both in SparseGPT order):
 //  1. Dense statistics. Per matrix: the damage of every row at n = 0..4, measured
 //     (actual sweeps at n = 1, 2, 3 give (w - ŵ)H(w - ŵ)ᵀ; n = 4 costs wᵀHw), and its
-//     sensitivity: the calibration-loss rise when that matrix alone is pruned 2:4,
-//     divided by its summed n = 2 damage. That factor turns every matrix's damages into
-//     one currency (estimated loss).
+//     sensitivity: KL(dense ‖ pruned) of the next-token distributions on the
+//     calibration tokens when that matrix alone is pruned 2:4 (`sens=kl`; `sens=loss`
+//     takes the calibration-loss difference, mostly noise for matrices that matter
+//     little), divided by its summed n = 2 damage. That factor turns every matrix's
+//     damages into one currency (estimated loss). `sens-iters=k` re-measures each
+//     factor k times at the pattern the allocator gives the matrix and re-allocates
+//     (off by default: on mamba-shakespeare-s it did not help, see bench/accuracy).
 //  2. Pruning with re-allocation (`realloc=true`): for each matrix in order, fresh
 //     statistics from the already-pruned model, fresh damage tables for this matrix,
 //     then the global allocation is solved again over this and all later matrices
 //     (later ones with their step-1 tables) for the budget that is left; only this
 //     matrix's part is applied. With `realloc=false` step 1's allocation is kept and
-//     only the compensation uses fresh statistics.
+//     only the compensation uses fresh statistics. With `refit=true` (default) each
+//     matrix is first refit by least squares to reproduce the *dense* model's layer
+//     output from the pruned model's inputs (sparsity/refit.ts), and the sweeps and
+//     tables start from that refit, so every layer also cancels the error reaching it.
 // The budget is overall sparsity S (reached within 0.05% when row granularity allows)
 // or a decode-cost budget (`latency`, a fraction of the dense cost of the selected
 // layers; the cost model is packed bytes per token unless the `costModel` service gives
@@ -65,7 +72,7 @@ export const sparsifyCn4 = definePass({
     layers: option.string({ default: DEFAULT_LAYERS, doc: 'matrix kinds to prune, joined by , or + (in_proj, x_proj, dt_proj, out_proj, embedding = the tied head)' }),
     'sens-tokens': option.int({ min: 0, default: 4096, doc: 'calibration tokens for the per-matrix sensitivity (0: unscaled damages)' }),
     sens: option.enum(['kl', 'loss'], { default: 'kl', doc: 'sensitivity measure: KL(dense ‖ pruned) of the next-token distributions, or the calibration-loss difference' }),
-    'sens-iters': option.int({ min: 0, max: 10, default: 2, doc: 're-measure sensitivities at the allocated pattern and re-allocate, this many times' }),
+    'sens-iters': option.int({ min: 0, max: 10, default: 0, doc: 're-measure sensitivities at the allocated pattern and re-allocate, this many times' }),
     realloc: option.bool({ default: true, doc: 're-allocate layer by layer from already-pruned statistics (adaptive)' }),
     refit: option.bool({ default: true, doc: "compensate toward the dense model's layer outputs, cancelling the error of earlier layers (adaptive)" }),
   },

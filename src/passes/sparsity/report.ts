@@ -21,7 +21,7 @@ export interface LayerReport {
    * weights, for relative figures. Absent without calibration data.
    */
   readonly error?: { readonly before: number; readonly after: number; readonly energy: number };
-  /** Calibration-loss rise (nats/token) when this matrix alone is pruned 2:4 (adaptive only). */
+  /** Calibration-loss rise (nats/token; KL to dense with `sens=kl`) when this matrix alone is pruned 2:4 (adaptive only). */
   readonly sensitivity?: number;
 }
 
