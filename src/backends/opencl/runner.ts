@@ -7,7 +7,7 @@ import { SsmcError } from '../../errors.ts';
 import { readOpenCLManifest } from './compile.ts';
 import type { OpenCLManifest } from './emit.ts';
 import { classifyOpenCLFailure } from './errors.ts';
-import { ServeRunner } from './serve-runner.ts';
+import { ServeRunner } from '../serve-runner.ts';
 
 export interface OpenCLRunnerOptions {
   /** Program to run (default `<dir>/ssmc_driver`). */

@@ -1,9 +1,8 @@
 // A ModelRunner over any driver that speaks the `serve` protocol of the generated C
 // driver (templates/c/ssmc_driver.c.hbs: a hello, then reset / step / prefill / save /
-// restore / quit over two FIFOs). It is CRunner (src/backends/c/runner.ts) with what
-// is backend-specific taken out: the program and its arguments, the model's vocabulary
-// and state layout, and how a failed start is reported. The OpenCL runner uses it
-// as is; CRunner could become a thin subclass.
+// restore / quit over two FIFOs). The C and OpenCL runners are thin subclasses that
+// give the program and its arguments, the model's vocabulary and state layout, and
+// how a failed start is reported.
 //
 // Why FIFOs: Node can block on a FIFO with fs.readSync / fs.writeSync, which keeps the
 // ModelRunner interface synchronous. The FIFOs are first opened without blocking (a
@@ -14,9 +13,9 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SsmcError } from '../../errors.ts';
-import { io } from '../../frontend/mamba-graph.ts';
-import type { ModelRunner, StateSnapshot } from '../../runtime/runner.ts';
+import { SsmcError } from '../errors.ts';
+import { io } from '../frontend/mamba-graph.ts';
+import type { ModelRunner, StateSnapshot } from '../runtime/runner.ts';
 
 export interface ServeModel {
   readonly vocab: number;
