@@ -10,6 +10,7 @@ import { registerInspect } from './commands/inspect.ts';
 import { registerIr } from './commands/ir.ts';
 import { registerLogits } from './commands/logits.ts';
 import { registerPrune } from './commands/prune.ts';
+import { registerRun } from './commands/run.ts';
 import { registerSynth } from './commands/synth.ts';
 import { CliIO, nodeIO } from './io.ts';
 
@@ -21,7 +22,7 @@ export function buildProgram(io: CliIO): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerPrune, registerDemo, registerCompile, registerCheckPass, registerBench]) {
+  for (const register of [registerInspect, registerSynth, registerIr, registerLogits, registerEval, registerPrune, registerDemo, registerCompile, registerCheckPass, registerBench, registerRun]) {
     const cmd = register(program, io);
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).showHelpAfterError('(run with --help for usage)');
   }
