@@ -1,17 +1,16 @@
 // Emitting, writing and building a C model folder; a content-keyed build cache for
 // runners that compile on demand.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SsmcError } from '../../errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { castWeights } from '../../passes/cast-weights.ts';
-import { tempSibling } from '../../util/atomic-write.ts';
 import type { CEmitOptions, CManifest, CModule } from './emit.ts';
 import { emitC } from './emit.ts';
 import type { BuildOptions } from './toolchain.ts';
 import { buildDriver } from './toolchain.ts';
+import { writeEmittedFolder } from '../write-module.ts';
 
 export type WeightDType = 'f32' | 'f16';
 
@@ -37,24 +36,9 @@ function withDType(g: Graph, dtype: WeightDType | undefined): Graph {
   return dtype === undefined ? g : castWeights(g, dtype, dtype === 'f16' ? 'matrices' : 'all');
 }
 
-/** Writes an emitted module into `dir` atomically (a sibling temporary, then a rename). */
+/** Writes an emitted module into `dir` atomically. */
 export function writeCModule(mod: CModule, dir: string): void {
-  const tmp = tempSibling(dir);
-  mkdirSync(tmp, { recursive: true });
-  try {
-    for (const [name, text] of mod.files) writeFileSync(join(tmp, name), text);
-    writeFileSync(join(tmp, 'weights.bin'), mod.weights.bytes);
-    if (existsSync(dir)) {
-      const old = tempSibling(dir);
-      renameSync(dir, old);
-      renameSync(tmp, dir);
-      rmSync(old, { recursive: true, force: true });
-    } else renameSync(tmp, dir);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (e instanceof SsmcError) throw e;
-    throw new SsmcError('E_IO', `cannot write: ${(e as Error).message}`, { file: dir }, { cause: e });
-  }
+  writeEmittedFolder(mod, dir);
 }
 
 /** Emits, writes and (unless `build: false`) builds a decode graph as a C folder. */

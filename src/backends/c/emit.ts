@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SsmcError } from '../../errors.ts';
-import type { Graph, Node, Region, Value } from '../../ir/graph.ts';
+import type { Graph, Region, Value } from '../../ir/graph.ts';
 import { liftToSequence } from '../../ir/sequence.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
@@ -19,6 +19,8 @@ import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { DTYPE_CODES, LAYOUT_CODES, packWeights, tileBytes, valueBytes } from '../packed/index.ts';
 import type { CWeight, Operand, RuleContext, Step } from './rules.ts';
 import { RULES } from './rules.ts';
+import type { FlatNode } from '../flatten.ts';
+import { flatten } from '../flatten.ts';
 
 export const TEMPLATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates/c');
 
@@ -54,39 +56,6 @@ export interface CModule {
   readonly manifest: CManifest;
 }
 
-/** A node after inlining fused groups: names refer to the enclosing graph's values. */
-interface FlatNode {
-  readonly op: string;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly Value[];
-  readonly node: Node;
-}
-
-function flatten(region: Region, rename: ReadonlyMap<string, string>, out: FlatNode[]): void {
-  const r = (n: string) => rename.get(n) ?? n;
-  for (const node of region.nodes) {
-    const inputs = node.inputs.map(r);
-    if (node.body) {
-      const body = node.body;
-      const inner = new Map(rename);
-      body.inputs.forEach((p, i) => inner.set(p.name, inputs[i]));
-      const params = new Set(body.inputs.map((p) => p.name));
-      const copies: Array<[string, Value]> = [];
-      const claimed = new Set<string>();
-      body.outputs.forEach((bo, i) => {
-        if (params.has(bo) || claimed.has(bo) || !body.nodes.some((n) => n.outputs.some((v) => v.name === bo))) copies.push([bo, node.outputs[i]]);
-        else {
-          claimed.add(bo);
-          inner.set(bo, node.outputs[i].name);
-        }
-      });
-      flatten(body, inner, out);
-      for (const [src, dst] of copies) out.push({ op: 'copy', inputs: [inner.get(src) ?? src], outputs: [dst], node: { op: 'copy', inputs: [src], outputs: [dst], attrs: {} } });
-      continue;
-    }
-    out.push({ op: node.op, inputs, outputs: node.outputs.map((v) => ({ name: r(v.name), type: v.type })), node });
-  }
-}
 
 interface Local {
   readonly c: string;

@@ -1,17 +1,17 @@
 // Emitting, writing and building an OpenCL model folder; a content-keyed build cache
 // (beside the C backend's, same root) for runners that compile on demand.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SsmcError } from '../../errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { castWeights } from '../../passes/cast-weights.ts';
-import { tempSibling } from '../../util/atomic-write.ts';
 import { cacheRoot } from '../c/compile.ts';
 import type { OpenCLEmitOptions, OpenCLManifest, OpenCLModule } from './emit.ts';
 import { emitOpenCL } from './emit.ts';
 import type { OpenCLBuildOptions } from './toolchain.ts';
 import { buildOpenCLDriver } from './toolchain.ts';
+import { writeEmittedFolder } from '../write-module.ts';
 
 export interface OpenCLCompileOptions extends OpenCLEmitOptions {
   /** cast-weights shorthand: f16 for the matrices, or f32 for every weight; default as the graph stores them. */
@@ -28,23 +28,9 @@ export interface OpenCLCompileResult {
 
 const withDType = (g: Graph, dtype: 'f32' | 'f16' | undefined) => (dtype === undefined ? g : castWeights(g, dtype, dtype === 'f16' ? 'matrices' : 'all'));
 
-/** Writes an emitted module into `dir` atomically (a sibling temporary, then a rename). */
+/** Writes an emitted module into `dir` atomically. */
 export function writeOpenCLModule(mod: OpenCLModule, dir: string): void {
-  const tmp = tempSibling(dir);
-  mkdirSync(tmp, { recursive: true });
-  try {
-    for (const [name, text] of mod.files) writeFileSync(join(tmp, name), text);
-    writeFileSync(join(tmp, 'weights.bin'), mod.weights.bytes);
-    if (existsSync(dir)) {
-      const old = tempSibling(dir);
-      renameSync(dir, old);
-      renameSync(tmp, dir);
-      rmSync(old, { recursive: true, force: true });
-    } else renameSync(tmp, dir);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new SsmcError('E_IO', `cannot write: ${(e as Error).message}`, { file: dir }, { cause: e });
-  }
+  writeEmittedFolder(mod, dir);
 }
 
 /** Emits, writes and (unless `build: false`) builds a decode graph as an OpenCL folder. */
