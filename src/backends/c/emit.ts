@@ -5,14 +5,12 @@
 // project's packed file (specs/packed-weights.md), each tensor in its IR dtype; model.c
 // holds what it expects of the file's table and the runtime checks it on load. The
 // result is data only; compile.ts writes it.
-import Handlebars from 'handlebars';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SsmcError } from '../../errors.ts';
-import type { Graph, Region, Value } from '../../ir/graph.ts';
+import type { Graph } from '../../ir/graph.ts';
 import { liftToSequence } from '../../ir/sequence.ts';
-import type { TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import { castWeights, matrixWeights } from '../../passes/cast-weights.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
@@ -21,6 +19,8 @@ import type { CWeight, Operand, RuleContext, Step } from './rules.ts';
 import { RULES } from './rules.ts';
 import type { FlatNode } from '../flatten.ts';
 import { flatten } from '../flatten.ts';
+import { classifyIO, valueTypes } from '../graph-io.ts';
+import { templateEnv } from '../templates.ts';
 
 export const TEMPLATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates/c');
 
@@ -96,45 +96,6 @@ class Arena {
   }
 }
 
-interface GraphIO {
-  readonly tokens: string;
-  readonly state: readonly Value[];
-  readonly logits: string;
-  /** State output name -> index of its state input. */
-  readonly stateOut: ReadonlyMap<string, number>;
-}
-
-function classifyIO(g: Graph): GraphIO {
-  const ints = g.inputs.filter((v) => v.type.dtype === 'i32');
-  if (ints.length !== 1) throw new SsmcError('E_UNSUPPORTED', `C backend: the graph needs exactly one i32 (token) input, it has ${ints.length}`);
-  const state = g.inputs.filter((v) => v.type.dtype !== 'i32');
-  const logits = g.outputs.includes('logits') ? 'logits' : g.outputs[0];
-  const rest = g.outputs.filter((n) => n !== logits);
-  const stateOut = new Map<string, number>();
-  state.forEach((s, i) => {
-    const name = rest.includes(`${s.name}.next`) ? `${s.name}.next` : rest[i];
-    if (name === undefined) throw new SsmcError('E_UNSUPPORTED', `C backend: no output carries the next value of state %${s.name}`);
-    stateOut.set(name, i);
-  });
-  if (stateOut.size !== rest.length) throw new SsmcError('E_UNSUPPORTED', `C backend: outputs ${rest.filter((n) => !stateOut.has(n)).map((n) => `%${n}`).join(', ')} are neither logits nor next state`);
-  return { tokens: ints[0].name, state, logits, stateOut };
-}
-
-function valueTypes(g: Graph): Map<string, TensorType> {
-  const m = new Map<string, TensorType>();
-  for (const v of [...g.inputs, ...g.weights]) m.set(v.name, v.type);
-  const walk = (r: Region) => {
-    for (const n of r.nodes) {
-      for (const v of n.outputs) m.set(v.name, v.type);
-      if (n.body) {
-        for (const p of n.body.inputs) m.set(p.name, p.type);
-        walk(n.body);
-      }
-    }
-  };
-  walk(g);
-  return m;
-}
 
 interface FunctionPlan {
   readonly locals: Local[];
@@ -162,7 +123,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
   // Norm scales, conv taps, A, D, biases are read as f32 by the kernels: widen them
   // (exact, so the interpreter's result on `input` is unchanged).
   const decode = castWeights(input, 'f32', 'vectors');
-  const gio = classifyIO(decode);
+  const gio = classifyIO(decode, 'C');
   const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
   const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
   flatten(decode, new Map(), flats.decode);
@@ -347,7 +308,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     decode: dplan,
     prefill: pplan,
   };
-  const hb = handlebars();
+  const hb = templateEnv(TEMPLATE_DIR);
   const files = new Map<string, string>();
   for (const [out, tpl] of [
     ['model.h', 'model.h.hbs'],
@@ -369,14 +330,3 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
 
 const copyRule = (c: RuleContext): Step => ({ partial: 'copy', ctx: { x: c.ins[0].expr, out: c.outs[0].expr, count: c.count(c.outs[0]) } });
 
-let cached: typeof Handlebars | undefined;
-function handlebars(): typeof Handlebars {
-  if (cached) return cached;
-  const hb = Handlebars.create();
-  const dir = join(TEMPLATE_DIR, 'partials');
-  for (const f of readdirSync(dir)) {
-    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), readFileSync(join(dir, f), 'utf8'));
-  }
-  cached = hb;
-  return hb;
-}

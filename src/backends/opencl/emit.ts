@@ -7,8 +7,7 @@
 // weights typed image2d are turned into images on the device when the model is
 // opened. The driver is the C backend's (the runtime offers the same session API).
 // The result is data only; compile.ts writes it.
-import Handlebars from 'handlebars';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SsmcError } from '../../errors.ts';
@@ -21,12 +20,14 @@ import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { GUARD, packWeights } from '../packed/index.ts';
 import type { Entry } from './epilogue.ts';
 import { entryInputs, entryOutputs, fuseEpilogues } from './epilogue.ts';
-import type { FlatNode } from './flat.ts';
-import { classifyIO, flatten, valueTypes } from './flat.ts';
+import type { FlatNode } from '../flatten.ts';
+import { flatten } from '../flatten.ts';
+import { classifyIO, valueTypes } from '../graph-io.ts';
 import type { ClOperand, ClWeight, Epilogue } from './operands.ts';
 import { imageDims, lastDim, memoryOf, rowsOf } from './operands.ts';
 import type { Launch } from './rules.ts';
 import { BINARY, broadcastLoad, cn4Ctx, RULES, UNARY } from './rules.ts';
+import { templateEnv } from '../templates.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TEMPLATE_DIR = resolve(HERE, '../../../templates/opencl');
@@ -119,7 +120,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
   const chunk = opts.chunk ?? 16;
   // Norm scales, conv taps, A, D, biases are read as f32: widen them (exact).
   const decode = castWeights(input, 'f32', 'vectors');
-  const gio = classifyIO(decode);
+  const gio = classifyIO(decode, 'OpenCL');
   const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
   const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
   flatten(decode, new Map(), flats.decode);
@@ -306,7 +307,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     imageValues: pool.specs.filter((s) => s.image && s.weight < 0).length,
   };
 
-  const hb = handlebars();
+  const hb = templateEnv(TEMPLATE_DIR);
   const source = hb.compile(readFileSync(join(TEMPLATE_DIR, 'kernels.cl.hbs'), 'utf8'), { noEscape: true, strict: true })({
     graphName: decode.name,
     kernels: kernels.slice(2),
@@ -358,14 +359,3 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
   return { files, weights, manifest };
 }
 
-let cached: typeof Handlebars | undefined;
-function handlebars(): typeof Handlebars {
-  if (cached) return cached;
-  const hb = Handlebars.create();
-  const dir = join(TEMPLATE_DIR, 'partials');
-  for (const f of readdirSync(dir)) {
-    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), readFileSync(join(dir, f), 'utf8'));
-  }
-  cached = hb;
-  return hb;
-}

@@ -10,7 +10,7 @@
 // IR's explicit decision and are counted as kernels.
 import type { Value } from '../../ir/graph.ts';
 import { shapeEqual } from '../../ir/types.ts';
-import type { FlatNode } from './flat.ts';
+import type { FlatNode } from '../flatten.ts';
 
 const FOLDABLE = new Set(['ew.silu', 'ew.softplus', 'ew.exp', 'ew.neg', 'ew.add', 'ew.sub', 'ew.mul', 'copy']);
 /** Outputs stored through the generic output macro (conv and scan state are raw buffers). */

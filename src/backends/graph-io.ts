@@ -1,14 +1,8 @@
-// Graph plumbing the OpenCL emitter shares in shape with the C one: fused groups
-// inlined by renaming (a group's members become consecutive launches of the one
-// enqueue sequence), the graph's I/O roles, every value's type. The C backend keeps
-// its copies private to src/backends/c/emit.ts; these follow the same rules.
-import { SsmcError } from '../../errors.ts';
-import type { Graph, Region, Value } from '../../ir/graph.ts';
-import type { TensorType } from '../../ir/types.ts';
-
-/** A node after inlining fused groups: names refer to the enclosing graph's values. */
-export type { FlatNode } from '../flatten.ts';
-export { flatten } from '../flatten.ts';
+// The graph facts every code generator needs: which inputs are the token and the
+// state, which outputs are the logits and the next state, and every value's type.
+import { SsmcError } from '../errors.ts';
+import type { Graph, Region, Value } from '../ir/graph.ts';
+import type { TensorType } from '../ir/types.ts';
 
 export interface GraphIO {
   readonly tokens: string;
@@ -18,19 +12,19 @@ export interface GraphIO {
   readonly stateOut: ReadonlyMap<string, number>;
 }
 
-export function classifyIO(g: Graph): GraphIO {
+export function classifyIO(g: Graph, backend: string): GraphIO {
   const ints = g.inputs.filter((v) => v.type.dtype === 'i32');
-  if (ints.length !== 1) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: the graph needs exactly one i32 (token) input, it has ${ints.length}`);
+  if (ints.length !== 1) throw new SsmcError('E_UNSUPPORTED', `${backend} backend: the graph needs exactly one i32 (token) input, it has ${ints.length}`);
   const state = g.inputs.filter((v) => v.type.dtype !== 'i32');
   const logits = g.outputs.includes('logits') ? 'logits' : g.outputs[0];
   const rest = g.outputs.filter((n) => n !== logits);
   const stateOut = new Map<string, number>();
   state.forEach((s, i) => {
     const name = rest.includes(`${s.name}.next`) ? `${s.name}.next` : rest[i];
-    if (name === undefined) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: no output carries the next value of state %${s.name}`);
+    if (name === undefined) throw new SsmcError('E_UNSUPPORTED', `${backend} backend: no output carries the next value of state %${s.name}`);
     stateOut.set(name, i);
   });
-  if (stateOut.size !== rest.length) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: outputs ${rest.filter((n) => !stateOut.has(n)).map((n) => `%${n}`).join(', ')} are neither logits nor next state`);
+  if (stateOut.size !== rest.length) throw new SsmcError('E_UNSUPPORTED', `${backend} backend: outputs ${rest.filter((n) => !stateOut.has(n)).map((n) => `%${n}`).join(', ')} are neither logits nor next state`);
   return { tokens: ints[0].name, state, logits, stateOut };
 }
 
