@@ -10,17 +10,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SsmcError } from '../../errors.ts';
 import type { Graph } from '../../ir/graph.ts';
-import { liftToSequence } from '../../ir/sequence.ts';
 import { numel } from '../../ir/types.ts';
-import { castWeights, matrixWeights } from '../../passes/cast-weights.ts';
+import { matrixWeights } from '../../passes/cast-weights.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { DTYPE_CODES, LAYOUT_CODES, packWeights, tileBytes, valueBytes } from '../packed/index.ts';
 import type { CWeight, Operand, RuleContext, Step } from './rules.ts';
 import { RULES } from './rules.ts';
 import type { FlatNode } from '../flatten.ts';
-import { flatten } from '../flatten.ts';
-import { classifyIO, valueTypes } from '../graph-io.ts';
+import { valueTypes } from '../graph-io.ts';
 import { templateEnv } from '../templates.ts';
+import { prepareLowering, streamed } from '../lowering.ts';
 
 export const TEMPLATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates/c');
 
@@ -114,20 +113,10 @@ function cString(s: string): string {
   return `${out}"`;
 }
 
-/** Kernels read these uses of a weight as stored (f32 or f16, dense or C_n^4); every other use reads dense f32. */
-const streamed = (op: string, i: number) => (op === 'nn.linear' && i === 1) || (op === 'nn.embedding' && i === 0);
-
 export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
   const chunk = opts.chunk ?? 64;
   const threads = opts.threads ?? 1;
-  // Norm scales, conv taps, A, D, biases are read as f32 by the kernels: widen them
-  // (exact, so the interpreter's result on `input` is unchanged).
-  const decode = castWeights(input, 'f32', 'vectors');
-  const gio = classifyIO(decode, 'C');
-  const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
-  const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
-  flatten(decode, new Map(), flats.decode);
-  flatten(prefill, new Map(), flats.prefill);
+  const { decode, prefill, gio, flats } = prepareLowering(input, chunk, 'C');
   const decls = new Map(decode.weights.map((w) => [w.name, w]));
 
   const weights = packWeights(decode, { tileRows: TILE_ROWS });

@@ -12,22 +12,20 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SsmcError } from '../../errors.ts';
 import type { Graph } from '../../ir/graph.ts';
-import { liftToSequence } from '../../ir/sequence.ts';
 import type { MemoryKind, TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
-import { castWeights } from '../../passes/cast-weights.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { GUARD, packWeights } from '../packed/index.ts';
 import type { Entry } from './epilogue.ts';
 import { entryInputs, entryOutputs, fuseEpilogues } from './epilogue.ts';
 import type { FlatNode } from '../flatten.ts';
-import { flatten } from '../flatten.ts';
-import { classifyIO, valueTypes } from '../graph-io.ts';
+import { valueTypes } from '../graph-io.ts';
 import type { ClOperand, ClWeight, Epilogue } from './operands.ts';
 import { imageDims, lastDim, memoryOf, rowsOf } from './operands.ts';
 import type { Launch } from './rules.ts';
 import { BINARY, broadcastLoad, cn4Ctx, RULES, UNARY } from './rules.ts';
 import { templateEnv } from '../templates.ts';
+import { prepareLowering, streamed } from '../lowering.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TEMPLATE_DIR = resolve(HERE, '../../../templates/opencl');
@@ -113,18 +111,9 @@ function cSource(text: string): string {
   return text.split('\n').map((l) => `  "${esc(l)}\\n"`).join('\n');
 }
 
-/** Weight uses that kernels read as stored (f16, C_n^4, image); every other use is f32. */
-const streamed = (op: string, i: number) => (op === 'nn.linear' && i === 1) || (op === 'nn.embedding' && i === 0);
-
 export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLModule {
   const chunk = opts.chunk ?? 16;
-  // Norm scales, conv taps, A, D, biases are read as f32: widen them (exact).
-  const decode = castWeights(input, 'f32', 'vectors');
-  const gio = classifyIO(decode, 'OpenCL');
-  const prefill = liftToSequence(decode, chunk, { sequenceInputs: [gio.tokens] });
-  const flats = { decode: [] as FlatNode[], prefill: [] as FlatNode[] };
-  flatten(decode, new Map(), flats.decode);
-  flatten(prefill, new Map(), flats.prefill);
+  const { decode, prefill, gio, flats } = prepareLowering(input, chunk, 'OpenCL');
   const decodeTypes = valueTypes(decode);
 
   for (const v of [...gio.state, decodeTypes.has(gio.logits) ? { name: gio.logits, type: decodeTypes.get(gio.logits)! } : undefined]) {
