@@ -8,6 +8,7 @@ import type { Graph } from '../ir/graph.ts';
 import { PassManager } from '../passes/index.ts';
 import type { CliIO } from './io.ts';
 import { choiceArg, floatArg, intArg } from './io.ts';
+import { progressBar } from './progress.ts';
 
 export interface PipelineFlags {
   pipeline?: string;
@@ -70,17 +71,23 @@ export function calibrationService(f: PipelineFlags): { tokens: Int32Array } | u
 }
 
 /** Runs the pipeline the flags ask for on `graph` (unchanged when none). */
-export function applyPipelineFlags(graph: Graph, f: PipelineFlags, io: CliIO, extraServices: Record<string, unknown> = {}): Graph {
+export function applyPipelineFlags(graph: Graph, f: PipelineFlags & { json?: boolean }, io: CliIO, extraServices: Record<string, unknown> = {}): Graph {
   const pipeline = pipelineFromFlags(f);
   if (pipeline === undefined) {
     if (f.printIrAfter !== undefined) throw new SsmcError('E_ARG', '--print-ir-after needs a pipeline (--pipeline or the shorthand flags)');
     return graph;
   }
   const calibration = calibrationService(f);
+  const bar = progressBar(io, 'passes', f.json);
   const pm = new PassManager(pipeline, {
     printIrAfter: f.printIrAfter === undefined ? undefined : f.printIrAfter === 'all' ? 'all' : [f.printIrAfter],
     onIr: (pass, text) => io.err(`// ----- IR after ${pass} -----\n${text}`),
     services: { ...(calibration ? { calibration } : {}), ...extraServices },
+    onProgress: (pass, stage, done, total) => bar.update(done, total, `${pass}: ${stage}`),
   });
-  return pm.run(graph).graph;
+  try {
+    return pm.run(graph).graph;
+  } finally {
+    bar.done();
+  }
 }

@@ -13,6 +13,7 @@ import type { Graph } from '../ir/graph.ts';
 import { makeGraph } from '../ir/graph.ts';
 import { printGraph } from '../ir/text/index.ts';
 import { formatDiagnostic, verify } from '../ir/verifier.ts';
+import type { ProgressSink } from './pass.ts';
 import { AnalysisCache, PassRunContext, didYouMean } from './pass.ts';
 import type { ResolvedStep } from './pipeline.ts';
 import { printPipeline, resolvePipeline } from './pipeline.ts';
@@ -30,6 +31,8 @@ export interface PassManagerOptions {
   readonly reproducerDir?: string | false;
   /** Services every run offers to its passes (a run's own services override them). */
   readonly services?: Readonly<Record<string, unknown>>;
+  /** Progress of long stages inside passes (calibration, sweeps); see PassContext.progress. */
+  readonly onProgress?: ProgressSink;
 }
 
 export interface RunContext {
@@ -122,7 +125,7 @@ export class PassManager {
     for (let i = 0; i < this.steps.length; i++) {
       const { pass, options } = this.steps[i];
       const input = current;
-      const pctx = new PassRunContext(pass.name, input, { services, cache });
+      const pctx = new PassRunContext(pass.name, input, { services, cache, onProgress: this.#opts.onProgress });
       let out: Graph;
       const t0 = performance.now();
       try {

@@ -107,7 +107,15 @@ export interface PassContext {
    * argument to preserve all). Without it, a pass that returns a new graph drops them.
    */
   preserve(...keys: string[]): void;
+  /**
+   * Reports progress of a long stage (`done` of `total` units). The library never prints:
+   * the caller's `onProgress` decides (the CLI draws a bar on a terminal).
+   */
+  progress(stage: string, done: number, total: number): void;
 }
+
+/** Receives progress reports: the pass, its stage, units done and total. */
+export type ProgressSink = (pass: string, stage: string, done: number, total: number) => void;
 
 /** Per-run state behind a PassContext; the manager owns one per `run`. */
 export class AnalysisCache {
@@ -141,6 +149,7 @@ export class AnalysisCache {
 export interface PassContextInit {
   readonly services?: Readonly<Record<string, unknown>>;
   readonly cache?: AnalysisCache;
+  readonly onProgress?: ProgressSink;
 }
 
 /** A context for running one pass (the manager makes one per pass invocation). */
@@ -149,6 +158,7 @@ export class PassRunContext implements PassContext {
   readonly services: Readonly<Record<string, unknown>>;
   readonly cache: AnalysisCache;
   readonly #graph: Graph;
+  readonly #onProgress?: ProgressSink;
   #preserved: Set<string> | 'all' = new Set();
 
   constructor(pass: string, graph: Graph, init: PassContextInit = {}) {
@@ -156,6 +166,11 @@ export class PassRunContext implements PassContext {
     this.#graph = graph;
     this.services = init.services ?? {};
     this.cache = init.cache ?? new AnalysisCache();
+    this.#onProgress = init.onProgress;
+  }
+
+  progress(stage: string, done: number, total: number): void {
+    this.#onProgress?.(this.pass, stage, done, total);
   }
 
   service<T>(name: string): T {

@@ -75,6 +75,16 @@ beforeAll(() => {
       },
     }),
   );
+  reg(
+    definePass({
+      name: 'test-progress',
+      description: 'reports three steps of one stage',
+      run(g, _o, ctx) {
+        for (let i = 1; i <= 3; i++) ctx.progress('steps', i, 3);
+        return g;
+      },
+    }),
+  );
 });
 
 afterAll(() => {
@@ -219,5 +229,12 @@ describe('PassManager', () => {
     const e = failure(() => new PassManager('test-service', { reproducerDir: false, services: { calib: 1 } }).run(sample()));
     expect(e.code).toBe('E_PASS');
     expect(e.message).toMatch(/pass 'test-service' needs the service 'costModel', which the caller did not provide \(provided: calib\)/);
+  });
+
+  it('forwards progress reports to the caller with the pass name (and runs silently without one)', () => {
+    const seen: string[] = [];
+    new PassManager('test-progress,test-progress', { onProgress: (pass, stage, d, t) => seen.push(`${pass}/${stage} ${d}/${t}`) }).run(sample());
+    expect(seen).toEqual(['1/3', '2/3', '3/3', '1/3', '2/3', '3/3'].map((x) => `test-progress/steps ${x}`));
+    expect(() => new PassManager('test-progress').run(sample())).not.toThrow();
   });
 });
