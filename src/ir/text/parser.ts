@@ -34,12 +34,14 @@ export function parseGraph(text: string, opts: ParseOptions = {}): ParseResult {
     const { line, column } = positions(at);
     throw new SsmcError('E_SYNTAX', message, { file: opts.file, line, column });
   };
+  checkNesting(text, fail);
   const match = irGrammar.match(text);
   if (match.failed()) {
     const at = match.getRightmostFailurePosition();
     return fail(at, `expected ${match.getExpectedText()}, found ${describeAt(text, at)}`);
   }
   let ast: GraphAst;
+  annotationBudget = MAX_ANNOTATION_ROWS;
   try {
     ast = semantics(match).ast();
   } catch (e) {
@@ -89,6 +91,15 @@ class TextError extends Error {
 
 /** Annotation lists may not expand beyond this many rows past the tensor's own. */
 const MAX_SPARE_ROWS = 1 << 16;
+/**
+ * Rows all the annotations of one text may expand to together. Runs are compact
+ * (`2x99999999` is 10 characters) and a shape's first dim is just a number, so neither
+ * bounds the expansion: a huge shape let one annotation expand to 10^8 entries (~1 GB,
+ * 12 s). 2^22 covers every cn4/perm row of the largest Mamba-1 (2.8b: ~1.4M rows).
+ */
+export const MAX_ANNOTATION_ROWS = 1 << 22;
+/** Rows still allowed in the text being parsed (parsing is synchronous: reset per parse). */
+let annotationBudget = MAX_ANNOTATION_ROWS;
 
 const each = (iter: OhmNode): any[] => iter.children.map((c: OhmNode) => c.ast());
 const list = (n: OhmNode): any[] => each(n.asIteration());
@@ -193,6 +204,8 @@ function expandRuns(runs: readonly Run[], limit: number, what: string): number[]
   const out: number[] = [];
   for (const r of runs) {
     if (out.length + r.count > limit) throw new TextError(r.at, `${what} lists more than ${limit} rows`);
+    if (r.count > annotationBudget) throw new TextError(r.at, `the annotations of this text list more than ${MAX_ANNOTATION_ROWS} rows in all`);
+    annotationBudget -= r.count;
     for (let i = 0; i < r.count; i++) out.push(r.first + i * r.step);
   }
   return out;
@@ -245,6 +258,28 @@ function buildGraph(
   // makeGraph copies the top-level object; everything below keeps its identity.
   spans.set(graph, positions(ast.returns.at));
   return { graph, spans };
+}
+
+/**
+ * Brackets nest at most this deep. The ohm matcher and the tree walk recurse once per
+ * level, so `[[[[...` a few hundred deep overflowed the stack (a RangeError, not a
+ * located error); real IR nests a body or an attribute list two or three levels.
+ */
+export const MAX_NESTING = 64;
+
+/** Fails at the first bracket that opens level MAX_NESTING + 1 (strings and comments skipped). */
+function checkNesting(text: string, fail: (at: number, message: string) => never): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"' && text[i] !== '\n'; i++) if (text[i] === '\\') i++;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '{' || c === '[' || c === '(') {
+      if (++depth > MAX_NESTING) fail(i, `brackets nest more than ${MAX_NESTING} levels deep`);
+    } else if (c === '}' || c === ']' || c === ')') depth = Math.max(0, depth - 1);
+  }
 }
 
 /** Offset -> 1-based line and column (UTF-16 units), by binary search over line starts. */
