@@ -14,6 +14,7 @@ import { choiceArg, intArg, printJson } from '../io.ts';
 import { decodeGraph, loadModel } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
 import { addPipelineFlags } from '../pipeline-flags.ts';
+import { compileStep, withStep } from '../progress.ts';
 import { dtypePipeline } from './compile.ts';
 
 interface BenchOpts extends PipelineFlags {
@@ -51,7 +52,7 @@ export function registerBench(program: Command, io: CliIO): Command {
   return addPipelineFlags(cmd).action((model: string, o: BenchOpts) => {
     let graph = decodeGraph(loadModel(model), o, io);
     graph = new PassManager(dtypePipeline(o.dtype)).run(graph).graph;
-    const r = o.backend === 'c' ? benchCBackend(graph, o) : benchInterp(graph, o);
+    const r = o.backend === 'c' ? benchCBackend(graph, o, io) : benchInterp(graph, o);
     if (o.json) return printJson(io, r);
     io.out(
       `${o.backend} ${o.dtype}, ${r.threads} thread${r.threads === 1 ? '' : 's'}: decode ${r.decode_tokens_per_s.toFixed(2)} tokens/s (${r.decode_tokens} tokens), ` +
@@ -61,8 +62,8 @@ export function registerBench(program: Command, io: CliIO): Command {
   });
 }
 
-function benchCBackend(graph: Graph, o: BenchOpts): BenchReport {
-  const { dir } = compileCached(graph, { threads: o.threads, build: { opt: '-O3', cflags: ['-march=native'] } });
+function benchCBackend(graph: Graph, o: BenchOpts, io: CliIO): BenchReport {
+  const { dir } = withStep(io, 'compile', compileStep('c')!, o.json, () => compileCached(graph, { threads: o.threads, build: { opt: '-O3', cflags: ['-march=native'] } }));
   const r = benchC(dir, { threads: o.threads, tokens: o.tokens ?? 128, prefill: o.prefill });
   return { ...r, backend: 'c', dtype: o.dtype };
 }

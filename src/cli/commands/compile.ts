@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
+import { basename, join } from 'node:path';
 import { SsmcError } from '../../errors.ts';
 import type { Arch } from '../../backends/c/toolchain.ts';
 import { compileC } from '../../backends/c/compile.ts';
-import { ToolchainError, defaultCompiler } from '../../backends/c/toolchain.ts';
+import { ToolchainError, buildDriver, defaultCompiler } from '../../backends/c/toolchain.ts';
 import { compileOpenCL } from '../../backends/opencl/compile.ts';
+import { buildOpenCLDriver } from '../../backends/opencl/toolchain.ts';
 import type { OpenCLDevice } from '../../backends/opencl/layout.ts';
 import { OPENCL_DEVICES, openclPipeline } from '../../backends/opencl/layout.ts';
 import { buildMambaGraph } from '../../frontend/mamba-graph.ts';
 import type { CliIO } from '../io.ts';
-import { choiceArg, intArg } from '../io.ts';
+import { choiceArg, intArg, writeFolderAtomic } from '../io.ts';
+import { stepBar } from '../progress.ts';
 import { loadModel } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
 import { addPipelineFlags, applyPipelineFlags } from '../pipeline-flags.ts';
@@ -28,6 +31,7 @@ interface CompileOpts extends PipelineFlags {
   chunk: number;
   build: boolean;
   output: string;
+  json?: boolean;
 }
 
 export function registerCompile(program: Command, io: CliIO): Command {
@@ -44,32 +48,59 @@ export function registerCompile(program: Command, io: CliIO): Command {
     .option('--no-build', 'write the folder only')
     .requiredOption('-o, --output <dir>', 'output folder');
   return addPipelineFlags(cmd).action((model: string, o: CompileOpts) => {
-      const ck = loadModel(model);
-      let graph = buildMambaGraph(ck, { mode: 'decode' });
-      graph = applyPipelineFlags(graph, o, io);
+    const ck = loadModel(model);
+    let graph = buildMambaGraph(ck, { mode: 'decode' });
+    graph = applyPipelineFlags(graph, o, io); // draws its own bar over the passes
+    // Steps after the pipeline: cast, (layout), emit + write, (C compiler).
+    const steps = stepBar(io, 'compile', 2 + (o.target === 'opencl' ? 1 : 0) + (o.build ? 1 : 0), o.json);
+    try {
+      steps.next(`cast-weights (${o.dtype})`);
       // The storage dtype is decided in the IR, after the pipeline (pruning works in f32).
       graph = new PassManager(dtypePipeline(o.dtype)).run(graph).graph;
       const t0 = Date.now();
       if (o.target === 'opencl') {
         const p = openclPipeline(o.device);
+        steps.next(`layout for ${o.device}`);
         graph = new PassManager(p.pipeline).run(graph).graph;
         if (!p.layout) io.out(`select-layout / materialize-layout are not available: compiled with every tensor in buffers (memory kinds the graph already carries are kept)\n`);
-        const r = compileOpenCL(graph, o.output, { chunk: Math.min(o.chunk, 64), build: o.build ? {} : false });
+        // Written beside the output and renamed into place once built: a failed build leaves nothing.
+        const r = writeFolderAtomic(o.output, (dir) => {
+          steps.next('emitting OpenCL kernels and host code');
+          const emitted = compileOpenCL(graph, dir, { chunk: Math.min(o.chunk, 64), build: false });
+          if (!o.build) return emitted;
+          steps.next('running the C compiler (host runtime + driver)');
+          return { ...emitted, driver: buildOpenCLDriver(dir) };
+        });
+        steps.done();
         const m = r.manifest;
         io.out(`wrote ${o.output} (${m.graph} for OpenCL, ${o.device}: vocab ${m.vocab}, ${m.decodeLaunches} kernel launches and ${m.decodeConversions} conversions per token, ${m.imageWeights.length} weights in images)\n`);
-        if (r.driver) io.out(`built ${r.driver} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        if (r.driver) io.out(`built ${join(o.output, basename(r.driver))} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
         return;
       }
-      try {
-        const r = compileC(graph, o.output, { threads: o.threads, chunk: o.chunk, build: o.build ? { arch: o.arch } : false });
-        const m = r.manifest;
-        io.out(`wrote ${o.output} (${m.graph}: vocab ${m.vocab}, ${(m.weightsBytes / 2 ** 20).toFixed(1)} MiB weights, ${m.decodeWeightBytes} weight bytes per token)\n`);
-        if (r.driver) io.out(`built ${r.driver} for ${o.arch} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-      } catch (e) {
-        if (e instanceof ToolchainError && e.kind === 'missing') {
-          throw new SsmcError('E_UNSUPPORTED', `${e.message}; the sources are in ${o.output} (build them with 'make${o.arch === 'aarch64' ? ' ARCH=aarch64' : ''}', or pass --no-build). Compiler looked for: ${defaultCompiler(o.arch)}`);
-        }
-        throw e;
-      }
-    });
+      const r = writeFolderAtomic(o.output, (dir) => {
+        steps.next('emitting C kernels, runtime and weights');
+        const emitted = compileC(graph, dir, { threads: o.threads, chunk: o.chunk, build: false });
+        if (!o.build) return emitted;
+        steps.next(`running the C compiler (${o.arch})`);
+        return { ...emitted, driver: buildC(dir, o) };
+      });
+      steps.done();
+      const m = r.manifest;
+      io.out(`wrote ${o.output} (${m.graph}: vocab ${m.vocab}, ${(m.weightsBytes / 2 ** 20).toFixed(1)} MiB weights, ${m.decodeWeightBytes} weight bytes per token)\n`);
+      if (r.driver) io.out(`built ${join(o.output, basename(r.driver))} for ${o.arch} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    } finally {
+      steps.done();
+    }
+  });
+}
+
+function buildC(dir: string, o: CompileOpts): string {
+  try {
+    return buildDriver(dir, { arch: o.arch });
+  } catch (e) {
+    if (e instanceof ToolchainError && e.kind === 'missing') {
+      throw new SsmcError('E_UNSUPPORTED', `${e.message}; nothing was written to ${o.output}. With --no-build the sources are in ${o.output} unbuilt (build them there with 'make${o.arch === 'aarch64' ? ' ARCH=aarch64' : ''}'). Compiler looked for: ${defaultCompiler(o.arch)}`);
+    }
+    throw e;
+  }
 }

@@ -8,7 +8,7 @@ import type { BackendName } from '../model.ts';
 import { BACKENDS, decodeGraph, loadModel, makeRunner } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
 import { addPipelineFlags } from '../pipeline-flags.ts';
-import { progressBar } from '../progress.ts';
+import { compileStep, progressBar, withStep } from '../progress.ts';
 
 export function registerEval(program: Command, io: CliIO): Command {
   const cmd = program
@@ -33,7 +33,8 @@ export function registerEval(program: Command, io: CliIO): Command {
       throw new SsmcError('E_IO', `cannot read: ${(e as Error).message}`, { file: o.text });
     }
     if (o.maxBytes !== undefined) bytes = bytes.subarray(0, o.maxBytes);
-    const runner = makeRunner(decodeGraph(ck, o, io), o.backend, { threads: o.threads });
+    const decode = decodeGraph(ck, o, io);
+    const runner = withStep(io, 'compile', compileStep(o.backend) ?? '', o.json || o.backend === 'interp', () => makeRunner(decode, o.backend, { threads: o.threads }));
     const bar = progressBar(io, 'eval', o.json);
     try {
       const r = evaluateTokens(runner, Int32Array.from(bytes), { window: o.window, onProgress: bar.update });

@@ -7,6 +7,7 @@ import type { BackendName } from '../model.ts';
 import { BACKENDS, decodeGraph, loadModel, makeRunner } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
 import { addPipelineFlags } from '../pipeline-flags.ts';
+import { compileStep, withStep } from '../progress.ts';
 
 export function registerLogits(program: Command, io: CliIO): Command {
   const cmd = program
@@ -23,7 +24,8 @@ export function registerLogits(program: Command, io: CliIO): Command {
     o.tokens.forEach((t, i) => {
       if (t >= V) throw new SsmcError('E_TOKENS', `--tokens: token ${t} at position ${i} is outside the vocabulary [0, ${V})`);
     });
-    const runner = makeRunner(decodeGraph(ck, o, io), o.backend, { threads: o.threads });
+    const decode = decodeGraph(ck, o, io);
+    const runner = withStep(io, 'compile', compileStep(o.backend) ?? '', o.backend === 'interp', () => makeRunner(decode, o.backend, { threads: o.threads }));
     try {
       const out = new Float32Array(o.tokens.length * V);
       o.tokens.forEach((t, i) => out.set(runner.step(t), i * V));

@@ -9,6 +9,7 @@ import type { BackendName } from '../model.ts';
 import { BACKENDS, decodeGraph, loadModel, makeRunner } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
 import { addPipelineFlags } from '../pipeline-flags.ts';
+import { compileStep, withStep } from '../progress.ts';
 
 interface RunFlags extends PipelineFlags {
   prompt: string;
@@ -43,7 +44,8 @@ export function registerRun(program: Command, io: CliIO): Command {
       if (tok.bos === undefined) throw new SsmcError('E_ARG', 'the prompt is empty and the vocabulary has no beginning-of-text token to start from', { what: '--prompt' });
       prompt = Int32Array.of(tok.bos);
     }
-    const runner = makeRunner(decodeGraph(ck, o, io), o.backend, { threads: o.threads });
+    const decode = decodeGraph(ck, o, io);
+    const runner = withStep(io, 'compile', compileStep(o.backend) ?? '', o.backend === 'interp', () => makeRunner(decode, o.backend, { threads: o.threads }));
     const random = new Prng(o.seed, 'ssmc run');
     const stream = tok.streamDecoder();
     const eos = o.ignoreEos ? undefined : tok.eos;
