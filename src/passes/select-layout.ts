@@ -10,7 +10,8 @@
 // cheapest kinds alone), for comparisons.
 import type { Graph } from '../ir/graph.ts';
 import { DEVICE_NAMES, getDevice } from './devices/index.ts';
-import { applyLayout } from './layout/apply.ts';
+import { makeGraph } from '../ir/graph.ts';
+import { applyLayout, LAYOUT_DEVICE_ATTR } from './layout/apply.ts';
 import { buildLayoutProblem } from './layout/problem.ts';
 import { localLayout, minCutLayout } from './layout/solve.ts';
 import { definePass, option } from './pass.ts';
@@ -28,6 +29,7 @@ export const selectLayout = definePass({
     const device = getDevice(o.device);
     const problem = buildLayoutProblem(graph, device, { interface: o.interface, respectExisting: o['respect-existing'] });
     const solution = o.strategy === 'local' ? localLayout(problem) : minCutLayout(problem);
-    return applyLayout(graph, problem, solution);
+    const out = applyLayout(graph, problem, solution);
+    return makeGraph({ ...out, attrs: { ...out.attrs, [LAYOUT_DEVICE_ATTR]: o.device } });
   },
 });

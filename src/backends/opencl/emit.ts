@@ -15,7 +15,7 @@ import type { Graph } from '../../ir/graph.ts';
 import type { MemoryKind, TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
-import { GUARD, packWeights } from '../packed/index.ts';
+import { GUARD, packWeights, valueBytes } from '../packed/index.ts';
 import type { Entry } from './epilogue.ts';
 import { entryInputs, entryOutputs, fuseEpilogues } from './epilogue.ts';
 import type { FlatNode } from '../flatten.ts';
@@ -23,7 +23,11 @@ import { valueTypes } from '../graph-io.ts';
 import type { ClOperand, ClWeight, Epilogue } from './operands.ts';
 import { imageDims, lastDim, memoryOf, rowsOf } from './operands.ts';
 import type { Launch } from './rules.ts';
+import type { MatvecTuning } from './rules.ts';
 import { BINARY, broadcastLoad, cn4Ctx, RULES, UNARY } from './rules.ts';
+import { cn4ImageBytes, cn4ImageLayout } from './cn4-image.ts';
+import { getDevice } from '../../passes/devices/index.ts';
+import { LAYOUT_DEVICE_ATTR } from '../../passes/layout/apply.ts';
 import { templateEnv } from '../templates.ts';
 import { prepareLowering, streamed } from '../lowering.ts';
 
@@ -35,6 +39,13 @@ const DRIVER_TEMPLATE = resolve(HERE, '../../../templates/c/ssmc_driver.c.hbs');
 export interface OpenCLEmitOptions {
   /** Tokens per prefill call of the generated code (longer prefills are chunked). */
   readonly chunk?: number;
+  /**
+   * Device table whose matvec tuning picks work-group reductions (default: the device
+   * select-layout recorded in the graph, else generic).
+   */
+  readonly device?: string;
+  /** Overrides the table's matvec work-group (0: one work item per 4 rows everywhere). */
+  readonly matvecWorkGroup?: number;
   /** Fold single-use elementwise ops into the kernel producing their input (default true). */
   readonly epilogues?: boolean;
 }
@@ -49,7 +60,12 @@ export interface OpenCLManifest {
   readonly stateFloats: number;
   readonly weightsBytes: number;
   readonly decodeWeightBytes: number;
+  /** The same, split by the memory kind the weights are read from. */
+  readonly decodeWeightBytesByKind: Readonly<Record<MemoryKind, number>>;
   readonly weightsChecksum: string;
+  /** Device table of the matvec tuning, and the work-group sizes of the decode step's matvecs. */
+  readonly device: string;
+  readonly matvecWorkGroups: readonly number[];
   /** Kernel launches of one decode step, and how many of them are mem.* conversions. */
   readonly decodeLaunches: number;
   readonly decodeConversions: number;
@@ -67,13 +83,18 @@ export interface OpenCLModule {
 interface MemSpec {
   readonly image: 0 | 1;
   readonly half: 0 | 1;
+  /** A weight's index in the file, its bytes there (uploaded), or -1. */
   readonly weight: number;
   readonly offset: number;
   readonly bytes: number;
+  /** Bytes of a device buffer (an intermediate, or one an init kernel fills). */
+  readonly size: number;
   readonly w: number;
   readonly h: number;
   readonly d: number;
-  init: number;
+  /** Kernel that fills the object from the uploaded bytes once (-1: none), and its work items. */
+  readonly init: number;
+  readonly items: number;
   readonly what: string;
 }
 
@@ -81,7 +102,7 @@ interface MemSpec {
 class MemPool {
   readonly specs: MemSpec[] = [];
   #free = new Map<string, number[]>();
-  #key = (s: MemSpec) => `${s.image}|${s.bytes}|${s.w}|${s.h}`;
+  #key = (s: MemSpec) => `${s.image}|${s.size}|${s.w}|${s.h}`;
   add(spec: MemSpec): number {
     this.specs.push(spec);
     return this.specs.length - 1;
@@ -103,6 +124,14 @@ class MemPool {
   }
 }
 
+/** Bytes one full read of a weight costs in the memory it lives in. */
+function readBytes(w: ClWeight, type: { readonly shape: readonly number[] }): number {
+  if (w.memory === 'buffer') return w.size;
+  if (w.layout === 'cn4') return cn4ImageBytes(cn4ImageLayout(w));
+  const { w: tw, h } = imageDims({ dtype: 'f32', shape: [...type.shape] });
+  return tw * h * 4 * valueBytes(w.dtype);
+}
+
 const comment = (s: string) => s.replace(/\*\//g, '* /');
 
 /** A C string literal, one source line per literal line. */
@@ -121,6 +150,11 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
   }
 
   const weights = packWeights(decode, { tileRows: 4 });
+  const recorded = input.attrs[LAYOUT_DEVICE_ATTR];
+  const tuningDevice = opts.device ?? (typeof recorded === 'string' ? recorded : 'generic');
+  const table = getDevice(tuningDevice).matvec;
+  // An explicit work-group applies to every matvec, however short (tests use it on tiny models).
+  const matvec: MatvecTuning = opts.matvecWorkGroup === undefined ? table : { workGroup: opts.matvecWorkGroup, minTexelsPerItem: 1 };
   const pool = new MemPool();
   const kernels: Array<{ partial: string; ctx: Record<string, unknown> }> = [{ partial: '', ctx: {} }, { partial: '', ctx: {} }];
   const kernelNames = ['ssmc_img_f32', 'ssmc_img_f16'];
@@ -139,17 +173,29 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
   };
 
   const decls = new Map(decode.weights.map((w) => [w.name, w]));
-  const byName = new Map<string, ClWeight & { mem: number }>();
+  type Placed = ClWeight & { mem: number; codes?: number };
+  const byName = new Map<string, Placed>();
+  const none = { size: 0, w: 0, h: 0, init: -1, items: 0 };
   /** The device memory object of a weight in one memory kind (filled once, when the model is opened). */
-  const weightMem = (name: string, info: PackedTensorInfo, index: number, type: TensorType, memory: MemoryKind): ClWeight & { mem: number } => {
+  const weightMem = (name: string, info: PackedTensorInfo, index: number, type: TensorType, memory: MemoryKind): Placed => {
     if (memory === 'image2d' && (info.dtype === 'i32' || type.shape.length === 0)) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: weight @${info.name} cannot be an image (${info.dtype}, rank ${type.shape.length})`, { what: `@${info.name}` });
-    const dims = imageDims(type);
-    const spec: MemSpec = memory === 'image2d'
-      ? { image: 1, half: info.dtype === 'f16' ? 1 : 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: dims.w, h: dims.h, d: lastDim(type), init: info.dtype === 'f16' ? 1 : 0, what: `@${name} (image)` }
-      : { image: 0, half: 0, weight: index, offset: info.offset, bytes: info.size + GUARD, w: 0, h: 0, d: lastDim(type), init: -1, what: `@${name}` };
     const w: ClWeight = { ...info, index, memory };
-    if (memory === 'image2d' && info.layout === 'cn4') spec.init = kernel('img_cn4', { ...cn4Ctx(w), suf: info.dtype });
-    return { ...w, mem: pool.add(spec) };
+    const src = { weight: index, offset: info.offset, bytes: info.size + GUARD, d: lastDim(type) };
+    const half = info.dtype === 'f16' ? 1 : 0;
+    if (memory === 'buffer') return { ...w, mem: pool.add({ image: 0, half: 0, ...src, ...none, what: `@${name}` }) };
+    if (info.layout === 'dense') {
+      const dims = imageDims(type);
+      return { ...w, mem: pool.add({ image: 1, half, ...src, size: 0, ...dims, init: half, items: dims.w * dims.h, what: `@${name} (image)` }) };
+    }
+    // C_n^4 as an image: the kept values compacted into texels, the codes in a buffer beside.
+    const img = cn4ImageLayout(info);
+    const cctx = { ...cn4Ctx(w), suf: info.dtype, ct: half ? 'half' : 'float', load: `ssmc_vld_${info.dtype}`, vb: valueBytes(info.dtype) };
+    const words = img.codeBytes / 4;
+    return {
+      ...w,
+      mem: pool.add({ image: 1, half, ...src, size: 0, w: img.width, h: img.height, init: kernel('img_cn4', { ...cctx, texels: img.texels }), items: Math.max(1, img.texels), what: `@${name} (compact C_n^4 image, ${img.texels} texels)` }),
+      codes: pool.add({ image: 0, half: 0, ...src, size: Math.max(4, img.codeBytes), w: 0, h: 0, init: kernel('cod_cn4', { ...cctx, words }), items: Math.max(1, words), what: `@${name} (codes of the compact image)` }),
+    };
   };
   weights.table.forEach((info, index) => {
     const type = decls.get(info.name)!.type;
@@ -191,7 +237,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     const last = new Map<string, number>();
     entries.forEach((e, i) => entryInputs(e).forEach((n) => last.set(n, i)));
     const owned = new Map<string, number>();
-    const launches: Array<{ kernel: number; nargs: number; args: string; perT: number; fixed: number; comment: string; conversion: boolean }> = [];
+    const launches: Array<{ kernel: number; nargs: number; args: string; perT: number; fixed: number; comment: string; conversion: boolean; wg: number }> = [];
     const operand = (name: string): ClOperand => {
       const type = types.get(name)!;
       const w = byName.get(name);
@@ -227,25 +273,26 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
         const memory: MemoryKind = memoryOf(t);
         const dims = imageDims(t);
         const m = pool.alloc(memory === 'image2d'
-          ? { image: 1, half: 0, weight: -1, offset: 0, bytes: 0, w: dims.w, h: dims.h, d: lastDim(t), init: -1, what: `%${v.name} (image)` }
-          : { image: 0, half: 0, weight: -1, offset: 0, bytes: 4 * Math.max(4, numel(t.shape)), w: 0, h: 0, d: lastDim(t), init: -1, what: `%${v.name}` });
+          ? { image: 1, half: 0, weight: -1, offset: 0, bytes: 0, ...none, ...dims, d: lastDim(t), what: `%${v.name} (image)` }
+          : { image: 0, half: 0, weight: -1, offset: 0, bytes: 0, ...none, size: 4 * Math.max(4, numel(t.shape)), d: lastDim(t), what: `%${v.name}` });
         owned.set(v.name, m);
         argOf.set(v.name, m);
       }
       const rule = RULES[f.op];
       if (!rule) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
-      const steps: Launch[] = rule({ node: f.node, ins: f.inputs.map(operand), outs: f.outputs.map((v) => outOperand(e, v.name)) });
+      const steps: Launch[] = rule({ node: f.node, ins: f.inputs.map(operand), outs: f.outputs.map((v) => outOperand(e, v.name)), matvec });
       const describe = (x: FlatNode) => `${x.outputs.map((v) => `%${v.name}`).join(', ')} = ${x.op}(${x.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`;
       const text = comment([describe(f), ...[...e.epilogues.values()].flatMap((ep) => ep.steps.map((s) => describe(s.node)))].join('; '));
       for (const s of steps) {
         const args = s.args.map((n) => {
+          const codes = n.endsWith('#codes') ? byName.get(n.slice(0, -'#codes'.length))?.codes : undefined;
           const w = byName.get(n);
-          const a = w ? w.mem : argOf.get(n);
+          const a = codes ?? (w ? w.mem : argOf.get(n));
           if (a === undefined) throw new SsmcError('E_INTERNAL', `OpenCL backend: %${n} used before it is defined`);
           return a;
         });
         if (args.length > 12) throw new SsmcError('E_INTERNAL', `OpenCL backend: ${f.op} needs ${args.length} kernel arguments (at most 12)`);
-        launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.') });
+        launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.'), wg: Number(s.ctx.wg ?? 0) });
       }
       for (const n of new Set(entryInputs(e))) {
         const m = owned.get(n);
@@ -266,18 +313,24 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     return launches;
   };
   const vocab = numel(decodeTypes.get(gio.logits)!.shape);
-  fixedMem.set('decode', pool.add({ image: 0, half: 0, weight: -1, offset: 0, bytes: 4 * vocab, w: 0, h: 0, d: vocab, init: -1, what: '%logits' }));
-  fixedMem.set('prefill', pool.add({ image: 0, half: 0, weight: -1, offset: 0, bytes: 4 * vocab * chunk, w: 0, h: 0, d: vocab, init: -1, what: `%logits [${chunk} tokens]` }));
+  fixedMem.set('decode', pool.add({ image: 0, half: 0, weight: -1, offset: 0, bytes: 0, ...none, size: 4 * vocab, d: vocab, what: '%logits' }));
+  fixedMem.set('prefill', pool.add({ image: 0, half: 0, weight: -1, offset: 0, bytes: 0, ...none, size: 4 * vocab * chunk, d: vocab, what: `%logits [${chunk} tokens]` }));
   const dl = plan(decode, flats.decode, false, fixedMem.get('decode')!);
   const pl = plan(prefill, flats.prefill, true, fixedMem.get('prefill')!);
 
-  let decodeWeightBytes = 0;
+  // Bytes of weights a decode step reads, by the memory they are read from: a buffer
+  // reads the file's bytes (packed tiles for C_n^4), a dense image its texels, a
+  // compact C_n^4 image its value texels and codes; the embedding one row.
+  const byKind: Record<MemoryKind, number> = { buffer: 0, image2d: 0 };
   for (const f of flats.decode) {
     f.inputs.forEach((name, i) => {
       const w = byName.get(name);
-      if (w) decodeWeightBytes += f.op === 'nn.embedding' && i === 0 ? w.size / w.shape[0] : w.size;
+      if (!w) return;
+      const bytes = readBytes(w, decls.get(w.name)?.type ?? w);
+      byKind[w.memory] += f.op === 'nn.embedding' && i === 0 ? bytes / w.shape[0] : bytes;
     });
   }
+  const decodeWeightBytes = byKind.buffer + byKind.image2d;
   const checksum = new DataView(weights.bytes.buffer, weights.bytes.byteOffset).getUint32(56, true).toString(16).padStart(8, '0');
   const manifest: OpenCLManifest = {
     format: 'ssmc-opencl',
@@ -289,7 +342,10 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     stateFloats: gio.state.reduce((a, s) => a + numel(s.type.shape), 0),
     weightsBytes: weights.bytes.length,
     decodeWeightBytes: Math.round(decodeWeightBytes),
+    decodeWeightBytesByKind: { buffer: Math.round(byKind.buffer), image2d: Math.round(byKind.image2d) },
     weightsChecksum: checksum,
+    device: tuningDevice,
+    matvecWorkGroups: [...new Set(dl.map((l) => l.wg))].sort((a, b) => a - b),
     decodeLaunches: dl.length,
     decodeConversions: dl.filter((l) => l.conversion).length,
     imageWeights: [...byName].filter(([, w]) => w.memory === 'image2d').map(([name]) => name),

@@ -154,6 +154,14 @@ export function packedBytes(name: string, o: ClOperand): Param {
   return { decls: [`__global const uchar *${name}`], defs: [], names: [], values: [o.value] };
 }
 
+/** The name a compact C_n^4 image's codes buffer is bound by (emit.ts resolves it). */
+export const codesOf = (weight: string) => `${weight}#codes`;
+
+/** A C_n^4 weight in its compact image (cn4-image.ts): the texels, and the codes beside them in a byte buffer. */
+export function compactImage(name: string, o: ClOperand): Param {
+  return { decls: [`__read_only image2d_t ${name}`, `__global const uchar *${name}c`], defs: [], names: [], values: [o.value, codesOf(o.value)] };
+}
+
 /** The signature pieces a kernel partial substitutes. */
 export function signature(params: readonly Param[]): { params: string; defs: string; undefs: string; args: string[] } {
   return {

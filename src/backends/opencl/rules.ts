@@ -6,9 +6,10 @@
 import { SsmcError } from '../../errors.ts';
 import type { Node } from '../../ir/graph.ts';
 import { numel } from '../../ir/types.ts';
-import { tileBytes, valueBytes } from '../packed/index.ts';
+import { valueBytes } from '../packed/index.ts';
+import { cn4ImageLayout, segmentTable, SEG } from './cn4-image.ts';
 import type { ClOperand, ClWeight, Param } from './operands.ts';
-import { input, output, packedBytes, rawBuffer, signature } from './operands.ts';
+import { compactImage, input, output, packedBytes, rawBuffer, signature } from './operands.ts';
 
 /** Work items of a launch: `perT * T + fixed` (T: tokens of a prefill call; 1 in decode). */
 export interface Items {
@@ -24,11 +25,36 @@ export interface Launch {
   readonly items: Items;
 }
 
+/** How matrix-vector kernels reduce (from the device table; see matvecGroup). */
+export interface MatvecTuning {
+  /** Largest work-group of a reduction over K (a power of two); < 2: never one. */
+  readonly workGroup: number;
+  /** Texels each work item reduces at least, serially, before the tree. */
+  readonly minTexelsPerItem: number;
+}
+
 export interface RuleContext {
   readonly node: Node;
   readonly ins: readonly ClOperand[];
   readonly outs: readonly ClOperand[];
+  readonly matvec?: MatvecTuning;
 }
+
+/**
+ * Work-group size of a matvec reducing `texels` texels per output row: the largest
+ * power of two <= the table's work-group with at least `minTexelsPerItem` texels per
+ * item (a tree of local-memory sums then costs log2 of it), 0 for one work item per 4
+ * rows (short reductions, or a table that says none).
+ */
+export function matvecGroup(texels: number, t: MatvecTuning | undefined): number {
+  if (!t || t.workGroup < 2) return 0;
+  let wg = 1;
+  while (wg * 2 <= t.workGroup && (wg * 2) * t.minTexelsPerItem <= texels) wg *= 2;
+  return wg >= 2 ? wg : 0;
+}
+
+/** Template context of a (possibly work-group) reduction: size, items per output texel. */
+const wgCtx = (wg: number) => ({ wg, L: Math.max(1, wg), lid: wg ? 'get_local_id(0)' : '0' });
 
 export type Rule = (c: RuleContext) => Launch[];
 
@@ -92,26 +118,27 @@ function linear(c: RuleContext): Launch[] {
   const [N, K] = w.type.shape;
   const ctx = { N, K, GK: q4(K), NQ: q4(N), bias: Boolean(b) };
   const bias = b ? [input('b', b)] : [];
-  const items = itemsOf(x, q4(N));
-  if (wp.layout === 'cn4' && wp.memory === 'buffer') {
-    return [launch('linear_cn4', [input('x', x), packedBytes('w', w), ...bias, output('y', y)], { ...ctx, ...cn4Ctx(wp), suf: wp.dtype, ct: wp.dtype === 'f16' ? 'half' : 'float', vb: valueBytes(wp.dtype) }, items)];
+  if (wp.layout === 'cn4') {
+    const img = cn4ImageLayout(wp);
+    // The reduction's length: packed tiles are walked group by group; a compact image
+    // texel by texel (n = 1: by 3 texels), the longest segment's loop deciding.
+    const steps = (n: number) => (n === 0 ? q4(K) : n === 2 ? Math.ceil(img.groups / 2) : Math.ceil(img.groups / 4));
+    const loop = wp.memory === 'image2d' ? Math.max(1, ...img.segments.filter((s) => s.n < 4).map((s) => steps(s.n))) : img.groups;
+    const wg = matvecGroup(loop, c.matvec);
+    const cctx = { ...ctx, ...cn4Ctx(wp), ...wgCtx(wg), suf: wp.dtype };
+    const items = itemsOf(x, q4(N) * Math.max(1, wg));
+    if (wp.memory === 'image2d') return [launch('linear_cn4i', [input('x', x), compactImage('w', w), ...bias, output('y', y)], { ...cctx, lw: img.log2Width }, items)];
+    return [launch('linear_cn4', [input('x', x), packedBytes('w', w), ...bias, output('y', y)], { ...cctx, ct: wp.dtype === 'f16' ? 'half' : 'float', vb: valueBytes(wp.dtype) }, items)];
   }
-  // Dense buffer (f32 or f16), or any image (a C_n^4 weight's image holds its groups expanded).
-  return [launch('linear_dense', [input('x', x), input('w', w), ...bias, output('y', y)], ctx, items)];
+  // Dense: buffer (f32 or f16) or image.
+  const wg = matvecGroup(q4(K), c.matvec);
+  return [launch('linear_dense', [input('x', x), input('w', w), ...bias, output('y', y)], { ...ctx, ...wgCtx(wg) }, itemsOf(x, q4(N) * Math.max(1, wg)))];
 }
 
 /** The segment table of a C_n^4 weight as the kernels read it (see prelude: ssmc_cn4_find). */
 export function cn4Ctx(w: ClWeight): Record<string, unknown> {
-  const K = w.shape[1];
-  const segments = w.segments ?? [];
-  if (w.tileRows !== 4) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: C_n^4 weight @${w.name} has tiles of ${w.tileRows} rows, the kernels read tiles of 4`);
-  return {
-    G: Math.floor(K / 4),
-    tail: K % 4,
-    nseg: Math.max(1, segments.length),
-    // Per segment: first row, rows, n, byte offset, bytes of a full tile of 4 rows.
-    segs: segments.map((s) => `${s.firstRow}, ${s.rows}, ${s.n}, ${s.offset}, ${tileBytes(4, K, s.n, valueBytes(w.dtype)).size}`).join(',\n  ') || '0, 0, 4, 0, 0',
-  };
+  const img = cn4ImageLayout(w);
+  return { G: img.groups, tail: img.tail, nseg: Math.max(1, img.segments.length), seg: SEG, segs: segmentTable(img) };
 }
 
 function embedding(c: RuleContext): Launch[] {
@@ -124,6 +151,7 @@ function embedding(c: RuleContext): Launch[] {
   const ctx = { V, d, G4: q4(d) };
   const items = itemsOf(out, q4(d));
   if (tw.layout === 'cn4' && tw.memory === 'buffer') return [launch('embedding_cn4', [packedBytes('w', table), tok, output('y', out)], { ...ctx, ...cn4Ctx(tw), suf: tw.dtype }, items)];
+  if (tw.layout === 'cn4') return [launch('embedding_cn4i', [compactImage('w', table), tok, output('y', out)], { ...ctx, ...cn4Ctx(tw), suf: tw.dtype, lw: cn4ImageLayout(tw).log2Width }, items)];
   return [launch('embedding', [input('w', table), tok, output('y', out)], ctx, items)];
 }
 

@@ -25,6 +25,8 @@ export const adreno: DeviceDesc = {
   maxImageHeight: 16384,
   fp16: true,
   imageSupport: true,
+  // Adreno A6x/A7x run waves of 64 or 128 fibers and allow work-groups of 1024; 64 items per output texel fill a wave with coalesced texture reads of one row, and 8+ texels per item keep the tree (6 levels) small against the streaming.
+  matvec: { workGroup: 64, minTexelsPerItem: 8 },
   bufferOnly: IN_PLACE_STATE,
   sources: [
     'Qualcomm, "Snapdragon Mobile Platform OpenCL General Programming and Optimization" (80-NB295-11): use image objects for read-only data with reuse, which is served by the texture pipe and its L1 cache; buffer loads go to L2; using both paths adds bandwidth; prefer half precision',

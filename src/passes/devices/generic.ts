@@ -18,6 +18,8 @@ export const generic: DeviceDesc = {
   // cl_khr_fp16 is optional: half storage through vload_half / read_imagef only.
   fp16: false,
   imageSupport: true,
+  // OpenCL 1.2 GPUs allow work-groups of at least 256 in practice (the spec minimum is 1, so the runtime checks each kernel's limit when it opens); 64 items per output texel, 8+ texels each.
+  matvec: { workGroup: 64, minTexelsPerItem: 8 },
   bufferOnly: IN_PLACE_STATE,
   sources: [
     'Khronos OpenCL 1.2 specification, table 4.3: minimum image2d width/height 8192 (full profile); cl_khr_fp16 optional; vload_half/read_imagef for half storage are core',

@@ -17,6 +17,8 @@ export const mali: DeviceDesc = {
   maxImageHeight: 65536,
   fp16: true,
   imageSupport: true,
+  // Mali Valhall runs warps of 16 threads and Arm recommends work-groups that are a multiple of 4 up to 64-128; 64 items per output texel, 8+ texels each before the tree.
+  matvec: { workGroup: 64, minTexelsPerItem: 8 },
   bufferOnly: IN_PLACE_STATE,
   sources: [
     'Arm, "Mali GPU OpenCL Developer Guide" / "Arm Mali GPU Best Practices": Mali has no dedicated texture memory; buffers and images are served by the same caches, so images help only when their sampling/format features are needed; prefer buffers for compute',

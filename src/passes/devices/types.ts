@@ -40,6 +40,14 @@ export interface DeviceDesc {
   readonly fp16: boolean;
   /** CL_DEVICE_IMAGE_SUPPORT; without it every tensor is a buffer. */
   readonly imageSupport: boolean;
+  /**
+   * Matrix-vector kernels (nn.linear): a work-group of up to `workGroup` items (a power
+   * of two) shares one output texel's reduction, each item reducing at least
+   * `minTexelsPerItem` texels serially before a local-memory tree; neighbouring items
+   * read neighbouring texels of the same rows. Shorter reductions use one work item
+   * per 4 rows. `workGroup` < 2: never.
+   */
+  readonly matvec: { readonly workGroup: number; readonly minTexelsPerItem: number };
   /** Per op kind: operands and results that must be buffers on this device. */
   readonly bufferOnly: Readonly<Record<string, BufferOnly>>;
   /** Where the numbers come from (guides, spec minimums) and how they were turned into ratios. */

@@ -13,6 +13,12 @@ import type { MemoryKind, TensorType } from '../../ir/types.ts';
 import { freshNamer } from '../rewrite-utils.ts';
 import type { Assignment, LayoutProblem } from './problem.ts';
 
+/**
+ * Graph attribute naming the device table a layout was chosen for, so a backend can
+ * tune its kernels (work-group sizes) for the same device without being told again.
+ */
+export const LAYOUT_DEVICE_ATTR = 'layout_device';
+
 export function applyLayout(graph: Graph, p: LayoutProblem, a: Assignment): Graph {
   const stored = new Map(p.tensors.map((t, i) => [t.name, a.stored[i]]));
   // Read kind of operand j of node i (untied sites only: tied ones read as stored).
