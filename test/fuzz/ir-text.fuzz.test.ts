@@ -86,7 +86,7 @@ describe('text IR fuzz', () => {
         else text = `graph @g {\n  input %x : f32[1]\n${'  %y = ew.neg(%x) : f32[1]\n'.repeat(Math.min(depth, 800))}  return %x\n}\n`;
         typedOnly(() => parse(text), text.length, { ...LIMITS, ms: 3000 }, tally);
       }),
-      fcOptions(30),
+      fcOptions(20),
     );
   });
 });

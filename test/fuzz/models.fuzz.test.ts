@@ -111,7 +111,7 @@ describe('model fuzz (loadCheckpoint + buildMambaGraph)', () => {
         writeFileSync(join(d, 'config.json'), cfg);
         typedOnly(() => load(d), w.length + cfg.length, LIMITS, tally);
       }),
-      fcOptions(60),
+      fcOptions(40),
     );
     tally.expectCoverage(2);
   });
