@@ -1,12 +1,12 @@
 // The packed C_n^4 weights file: byte-exact layout of the spec's worked example,
 // pack -> unpack round trips for every n, dtype and tile size, metadata bits and the
-// CSR ratio measured on real files, and fuzzed corrupt files giving only typed errors.
+// CSR ratio measured on real files, and named errors on corrupt files (the fuzzing
+// of the reader is in test/fuzz/packed.fuzz.test.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   GUARD, H, crc32, csrRatioAt50, fileChecksum, packWeights, readPackedWeights, unpack,
 } from '../../src/backends/packed/index.ts';
-import type { PackedWeights } from '../../src/backends/packed/index.ts';
 import { SsmcError } from '../../src/errors.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { GraphBuilder } from '../../src/ir/builder.ts';
@@ -288,49 +288,5 @@ describe('packed format: corrupt files', () => {
     const e = err(resum(b));
     expect([e.code, e.location?.offset]).toEqual(['E_HEADER', codes]);
     expect(e.message).toMatch(/keep-mask 0b0111/);
-  });
-
-  it('gives only typed errors, quickly, on fuzzed files (checksum fixed up or not)', () => {
-    const deadline = (f: () => void) => {
-      const t0 = performance.now();
-      f();
-      expect(performance.now() - t0).toBeLessThan(250);
-    };
-    const mutation = fc.oneof(
-      fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-      fc.record({ kind: fc.constant('u32' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 1, 0xffffffff, 0x7fffffff, 64, 4096), fc.nat()) }),
-      fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant('extend' as const), at: fc.integer({ min: 1, max: 64 }) }),
-    );
-    fc.assert(
-      fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.boolean(), (ms, headerOnly, fix) => {
-        let b: Uint8Array = base.slice();
-        for (const m of ms) {
-          const span = headerOnly ? Math.min(b.length, 200) : b.length;
-          if (m.kind === 'flip' && span > 0) b[m.at % span] ^= 1 << m.bit;
-          if (m.kind === 'u32' && span >= 4) new DataView(b.buffer, b.byteOffset).setUint32(m.at % (span - 3), m.value >>> 0, true);
-          if (m.kind === 'truncate') b = b.slice(0, m.at % (b.length + 1));
-          if (m.kind === 'extend') b = Uint8Array.from([...b, ...new Uint8Array(m.at)]);
-        }
-        if (fix && b.length >= 64) resum(b);
-        deadline(() => {
-          let file: PackedWeights | undefined;
-          try {
-            file = readPackedWeights(b, 'fuzz.bin');
-          } catch (e) {
-            expect(e).toBeInstanceOf(SsmcError);
-            return;
-          }
-          for (const t of file.tensors) {
-            try {
-              unpack(file, t.name);
-            } catch (e) {
-              expect(e).toBeInstanceOf(SsmcError);
-            }
-          }
-        });
-      }),
-      { seed, numRuns: 2000 },
-    );
   });
 });

@@ -1,11 +1,10 @@
 // The same weights imported from safetensors and from GGUF give identical graphs and
-// identical logits; mutated model folders only ever give typed errors.
+// identical logits (mutated model folders: test/fuzz/models.fuzz.test.ts).
 import fc from 'fast-check';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SsmcError } from '../../src/errors.ts';
 import { writeGgufMamba } from '../../src/frontend/gguf-mamba.ts';
 import { writeHfFolder } from '../../src/frontend/hf-export.ts';
 import { loadCheckpoint } from '../../src/frontend/load.ts';
@@ -51,47 +50,5 @@ describe('safetensors and GGUF imports agree', () => {
       }),
       { seed, numRuns: 25 },
     );
-  });
-});
-
-describe('mutated model folders give typed errors only', () => {
-  const src = join(fixturesDir(), fixtureNames()[0]);
-  const weights = new Uint8Array(readFileSync(join(src, 'model.safetensors')));
-  const config = readFileSync(join(src, 'config.json'), 'utf8');
-
-  it('byte mutations and truncations of model.safetensors and config.json', () => {
-    fc.assert(
-      fc.property(
-        fc.record({
-          cut: fc.option(fc.integer({ min: 0, max: weights.length - 1 }), { nil: undefined }),
-          flips: fc.array(fc.tuple(fc.integer({ min: 0, max: 4096 }), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
-          configEdit: fc.option(fc.tuple(fc.constantFrom('hidden_size', 'state_size', 'num_hidden_layers', 'vocab_size', 'conv_kernel', 'time_step_rank', 'intermediate_size'), fc.oneof(fc.integer({ min: -3, max: 1 << 30 }), fc.constant('x'), fc.constant(null), fc.double())), { nil: undefined }),
-        }),
-        ({ cut, flips, configEdit }) => {
-          const d = tmp();
-          const w = weights.slice(0, cut ?? weights.length);
-          for (const [at, v] of flips) if (at < w.length) w[at] = v;
-          writeFileSync(join(d, 'model.safetensors'), w);
-          const cfg = JSON.parse(config);
-          if (configEdit) cfg[configEdit[0]] = configEdit[1];
-          writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
-          const t0 = Date.now();
-          try {
-            buildMambaGraph(loadCheckpoint(d));
-          } catch (e) {
-            if (!(e instanceof SsmcError)) throw e;
-          }
-          expect(Date.now() - t0).toBeLessThan(2000);
-        },
-      ),
-      { seed, numRuns: 150 },
-    );
-  });
-
-  it('a folder copy that is intact still loads (the harness itself is sound)', () => {
-    const d = tmp();
-    copyFileSync(join(src, 'model.safetensors'), join(d, 'model.safetensors'));
-    writeFileSync(join(d, 'config.json'), config);
-    expect(() => buildMambaGraph(loadCheckpoint(d))).not.toThrow();
   });
 });
