@@ -74,9 +74,16 @@ export interface OpenCLReport {
   readonly verify_rel: { readonly dense: number; readonly sparse: number };
 }
 
+/** The report, plus what the pictures are drawn from. */
+export interface MainJobResult {
+  readonly report: MainJobReport;
+  /** The pruned graph after the OpenCL layout pipeline (fused groups, memory kinds, C_n^4 annotations). */
+  readonly sparseLaidOut: Graph;
+}
+
 export const DEFAULT_PIPELINE = 'sparsify-cn4{method=obs pattern=adaptive sparsity=0.5}';
 
-export function runMainJob(o: MainJobOptions): MainJobReport {
+export function runMainJob(o: MainJobOptions): MainJobResult {
   const progress = o.onProgress ?? (() => {});
   const ck = loadCheckpoint(o.model);
   const dense = buildMambaGraph(ck, { mode: 'decode' });
@@ -121,9 +128,12 @@ export function runMainJob(o: MainJobOptions): MainJobReport {
   const denseReport = variant('dense', dense);
   const sparseReport = variant('sparse', sparse);
   progress('opencl', 0, 1);
-  const opencl = openclCheck(dense, sparse, held.subarray(0, 64));
+  const device = 'adreno';
+  const layout = (g: Graph) => new PassManager(openclPipeline(device).pipeline).run(g).graph;
+  const laid = { dense: layout(dense), sparse: layout(sparse) };
+  const opencl = openclCheck(device, laid.dense, laid.sparse, held.subarray(0, 64));
   progress('opencl', 1, 1);
-  return {
+  const report: MainJobReport = {
     model: { path: o.model, parameters: parameterCount(ck.config), d_model: ck.config.dModel, n_layer: ck.config.nLayer },
     pipeline,
     prune_seconds: pruneSeconds,
@@ -136,6 +146,7 @@ export function runMainJob(o: MainJobOptions): MainJobReport {
     sparse: sparseReport,
     opencl,
   };
+  return { report, sparseLaidOut: laid.sparse };
 }
 
 /** Steps both runners through the same tokens from a zero state; the largest logit difference. */
@@ -157,14 +168,12 @@ function verifyAgainstInterpreter(runner: ModelRunner, graph: Graph, tokens: Int
 }
 
 /**
- * Compiles both graphs for OpenCL (Adreno layout choices) and checks them against the
- * interpreter on whatever platform this machine has (PoCL here: a CPU, so no speed
- * figure is reported). Without a platform the report says what is missing.
+ * Compiles both laid-out graphs for OpenCL (Adreno layout choices) and checks them
+ * against the interpreter on whatever platform this machine has (PoCL here: a CPU, so no
+ * speed figure is reported). Without a platform the report says what is missing.
  */
-function openclCheck(dense: Graph, sparse: Graph, tokens: Int32Array): OpenCLReport | { skipped: string } {
-  const device = 'adreno';
-  const one = (g: Graph) => {
-    const laid = new PassManager(openclPipeline(device).pipeline).run(g).graph;
+function openclCheck(device: string, dense: Graph, sparse: Graph, tokens: Int32Array): OpenCLReport | { skipped: string } {
+  const one = (laid: Graph) => {
     const conversions = [...walkNodes(laid)].filter((n) => isConversion(n.op)).length;
     const { dir } = compileOpenCLCached(laid, {});
     const runner = new OpenCLRunner(dir);

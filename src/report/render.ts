@@ -1,6 +1,13 @@
 // The main job's report as a short text table (terminal) and as Markdown (report.md).
 import type { MainJobReport } from './main-job.ts';
 
+/** Pictures written beside report.md: file name (relative) and caption. */
+export interface PictureRefs {
+  readonly sparsity?: { readonly file: string; readonly caption: string };
+  readonly layer?: { readonly file: string; readonly caption: string };
+  readonly graph?: { readonly file: string; readonly caption: string };
+}
+
 const rows = (r: MainJobReport): Array<[string, string, string]> => [
   ['held-out bits per byte', r.dense.heldout_bits_per_byte.toFixed(4), r.sparse.heldout_bits_per_byte.toFixed(4)],
   ['decode tokens/s (C, 1 thread)', r.dense.decode_tokens_per_s.toFixed(0), r.sparse.decode_tokens_per_s.toFixed(0)],
@@ -31,9 +38,10 @@ export function renderText(r: MainJobReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function renderMarkdown(r: MainJobReport, machine: string): string {
+export function renderMarkdown(r: MainJobReport, machine: string, pictures: PictureRefs = {}): string {
   const t = rows(r);
   const layers = r.sparsity?.layers ?? [];
+  const image = (p: { file: string; caption: string } | undefined) => (p ? [`![${mdText(p.caption)}](${p.file})`, '', `*${mdText(p.caption)}*`, ''] : []);
   return [
     '# ssmc main job',
     '',
@@ -62,11 +70,27 @@ export function renderMarkdown(r: MainJobReport, machine: string): string {
     '|---|---|---|---|',
     ...layers.map((l) => `| ${l.weight} | ${l.rows} | ${l.nHistogram.join(' / ')} | ${(100 * l.sparsity).toFixed(1)}% |`),
     '',
+    ...image(pictures.sparsity),
+    ...(pictures.layer || pictures.graph
+      ? [
+          '## Graph',
+          '',
+          'Clusters are fused kernels (fuse-ops); edge colours are the memory kinds select-layout chose (orange buffer, blue image2d); weights show their C_n^4 sparsity.',
+          '',
+          ...image(pictures.layer),
+          ...(pictures.graph ? [`The whole graph: [${pictures.graph.file}](${pictures.graph.file}).`, ''] : []),
+        ]
+      : []),
     '## OpenCL',
     '',
     openclLine(r),
     '',
   ].join('\n');
+}
+
+/** Caption text safe inside Markdown image alt text and emphasis. */
+function mdText(s: string): string {
+  return s.replace(/[[\]*_`\\]/g, (c) => `\\${c}`);
 }
 
 function indent(s: string): string {

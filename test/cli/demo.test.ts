@@ -1,10 +1,13 @@
 // The main job, shortened (cheap pipeline, a slice of the held-out text): it writes a
-// report whose figures are consistent with what the parts measure on their own.
-import { mkdtempSync, readFileSync } from 'node:fs';
+// report whose figures are consistent with what the parts measure on their own, and the
+// pictures report.md shows.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
+import { checkChart } from '../viz/chart-check.ts';
+import { byClass, parseXml } from '../viz/xml.ts';
 
 describe('ssmc demo (the main job)', () => {
   it('prunes, compiles, verifies and reports', async () => {
@@ -30,5 +33,21 @@ describe('ssmc demo (the main job)', () => {
     // The dense figure is what `ssmc eval` reports for the same slice.
     const ev = await runCli(['eval', rep.model.path, '--text', join(rep.model.path, 'heldout.txt'), '--max-bytes', '1500', '--json']);
     expect(JSON.parse(ev.stdout).bits_per_token).toBeCloseTo(rep.dense.heldout_bits_per_byte, 5);
+
+    // Pictures: written beside report.md, which shows them.
+    expect(readdirSync(out).sort()).toEqual(['graph-layer1.svg', 'graph.svg', 'report.json', 'report.md', 'sparsity.svg']);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toMatch(/!\[[^\]]+\]\(sparsity\.svg\)/);
+    expect(md).toMatch(/!\[[^\]]+\]\(graph-layer1\.svg\)/);
+    expect(md).toContain('(graph.svg)');
+    checkChart(readFileSync(join(out, 'sparsity.svg'), 'utf8'), rep.sparsity.layers, rep.sparsity.sparsity);
+    // One fused decode layer: its six kernels, from the OpenCL layout pipeline (memory kinds drawn).
+    const layer = parseXml(readFileSync(join(out, 'graph-layer1.svg'), 'utf8'));
+    expect(byClass(layer, 'cluster')).toHaveLength(6);
+    expect(byClass(layer, 'node').some((n) => n.attrs.id === 'weight:l1.in_proj')).toBe(true);
+    expect(readFileSync(join(out, 'graph-layer1.svg'), 'utf8')).toContain('image2d');
+    // The whole graph: one cluster per fused group, 6 per layer plus layer 0's embedding + norm.
+    const whole = parseXml(readFileSync(join(out, 'graph.svg'), 'utf8'));
+    expect(byClass(whole, 'cluster')).toHaveLength(6 * rep.model.n_layer + 1);
   });
 });
