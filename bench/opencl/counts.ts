@@ -14,6 +14,8 @@ import { getDevice, listDevices } from '../../src/passes/devices/index.ts';
 import { PassManager } from '../../src/passes/index.ts';
 import { conversionCount, irLayoutCost, launchCount } from '../../src/passes/layout/inspect.ts';
 import { imageInfeasibility } from '../../src/passes/layout/capabilities.ts';
+import { emitOpenCL } from '../../src/backends/opencl/emit.ts';
+import { makeGraph } from '../../src/ir/graph.ts';
 
 const { values } = parseArgs({ options: { shape: { type: 'string', default: '130m' }, out: { type: 'string', default: 'bench/opencl/counts.md' } } });
 const shape = values.shape!;
@@ -56,6 +58,31 @@ for (const device of listDevices()) {
   }
 }
 
+// What the OpenCL backend itself launches (emitOpenCL: fused groups flattened, single-use
+// elementwise ops folded into their producer's store, mem.* of weights done at upload),
+// and the weight bytes a decode step reads by memory kind, dense and with every layer
+// matrix at 2:4 (zero weights satisfy any C_n^4 pattern; the tied head stays dense, as
+// sparsify-cn4's default layers leave it).
+const log = (m: string) => process.stderr.write(`${m}\n`);
+const sparse24 = (g: Graph): Graph =>
+  makeGraph({ ...g, weights: g.weights.map((w) => (w.type.shape.length === 2 && /\.(in_proj|x_proj|dt_proj|out_proj)$/.test(w.name) ? { ...w, type: { ...w.type, cn4: Array(w.type.shape[0]).fill(2) } } : w)) });
+const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+const backendRows: string[] = [];
+const backendCases: Array<[string, string, string]> = [
+  ['-', 'no', ''],
+  ['-', 'yes', 'fuse-ops'],
+  ...listDevices().map((d): [string, string, string] => [d.name, 'yes', `fuse-ops,select-layout{device=${d.name}},materialize-layout`]),
+];
+for (const [device, fused, pipeline] of backendCases) {
+  for (const weights of ['dense', '2:4'] as const) {
+    log(`emit ${device} ${fused} ${weights}`);
+    const g = run(weights === 'dense' ? decode : sparse24(decode), pipeline);
+    const m = emitOpenCL(g).manifest;
+    const kinds = m.decodeWeightBytesByKind;
+    backendRows.push(`| ${device} | ${fused} | ${pipeline.includes('select') ? 'select-layout' : 'none (all buffer)'} | ${weights} | ${m.decodeLaunches} | ${m.decodeConversions} | ${m.matvecWorkGroups.join(', ')} (${m.device}) | ${mib(kinds.buffer)} | ${mib(kinds.image2d)} | ${mib(m.decodeWeightBytes)} |`);
+  }
+}
+
 const L = config.nLayer;
 const text = `# OpenCL layout: conversion kernels and launches per decoded token
 
@@ -94,5 +121,24 @@ the generic table images never pay, so every layout is all-buffer.
 
 Per table, after fuse-ops + select-layout:
 ${notes.join('\n')}
+
+## What the OpenCL backend launches, and the weight bytes it reads
+
+The counts above are IR kernels. The backend (\`emitOpenCL\`) runs a fused group as the
+kernels of its ops (fused groups are flattened; there is no generated kernel per fused
+group), then folds single-use elementwise ops into the store of the kernel producing
+their input (conv+silu, dt_proj+softplus, scan+add+mul, out_proj+residual: 5 per
+layer). So its launches per token are more than the IR's kernels. Conversions of
+weights are done once at upload. The same zero-filled ${shape} graph, f32; "2:4": every
+layer matrix (in_proj, x_proj, dt_proj, out_proj) C_n^4 with n = 2, the tied head dense.
+Weight bytes are what one decode step reads (manifest \`decodeWeightBytesByKind\`): a
+buffer its packed bytes, a dense image its texels, a C_n^4 image its compact texels
+(kept values only) plus codes; the embedding one row. Matvec work-groups: the sizes
+the kernels reduce with (0 = one work item per 4 rows), from the named device table
+(\`generic\` when select-layout did not run).
+
+| device | fuse-ops | layout | weights | launches per token | conversions | matvec work-groups | MiB read from buffers | MiB read from images | MiB total |
+|---|---|---|---|---:|---:|---|---:|---:|---:|
+${backendRows.join('\n')}
 `;
 writeFileSync(values.out!, text);

@@ -1,9 +1,11 @@
 // PoCL decode speed of the OpenCL backend, for the record. PoCL runs the kernels on
 // this machine's CPU: the numbers say how the generated code and host runtime behave
 // under a real OpenCL implementation, nothing about a phone GPU (Adreno, Mali).
-// Cases: the trained fixture, and the synthetic 130m shape (dense f32 / f16, 2:4 f16,
-// f16 with the layer matrices as images; the tied 50280-row table stays a buffer:
-// taller than the 16384 rows an image may have on PoCL and on phones).
+// Cases: the trained fixture, and the synthetic 130m shape: dense f32 / f16 and 2:4 f16
+// with the layer matrices in buffers or in images (C_n^4 ones as compact images; the
+// tied 50280-row table stays a buffer: taller than the 16384 rows an image may have
+// on phones), matvecs by work-group reductions (the generic table) or, for
+// comparison, one work item per 4 rows.
 // Usage: npx tsx bench/opencl/speed.ts [--tokens 16] [--reps 3] [--only fixture]
 //                                      [--out bench/opencl/speed.md]
 import { spawnSync } from 'node:child_process';
@@ -37,13 +39,17 @@ function matricesAsImages(g: Graph): Graph {
 const fixture = () => buildMambaGraph(loadCheckpoint(join(import.meta.dirname, '../../../shared/fixtures/mamba-shakespeare-s')), { mode: 'decode' });
 const s130 = () => buildMambaGraph(synthCheckpoint('130m'), { mode: 'decode' });
 const run = (g: Graph, p: string) => new PassManager(p).run(g).graph;
-const CASES: Array<{ name: string; make: () => Graph }> = [
+const SPARSE = 'sparsify-cn4{method=magnitude pattern=uniform n=2},reorder-weights,cast-weights{dtype=f16},fuse-ops';
+const CASES: Array<{ name: string; make: () => Graph; wg?: number }> = [
   { name: 'fixture f32', make: () => run(fixture(), 'fuse-ops') },
   { name: 'fixture f16, matrices as images', make: () => matricesAsImages(run(fixture(), 'cast-weights{dtype=f16},fuse-ops')) },
   { name: '130m dense f32', make: () => run(s130(), 'fuse-ops') },
+  { name: '130m dense f32, one item per 4 rows', make: () => run(s130(), 'fuse-ops'), wg: 0 },
   { name: '130m dense f16', make: () => run(s130(), 'cast-weights{dtype=f16},fuse-ops') },
-  { name: '130m 2:4 f16 (C_n^4 buffers)', make: () => run(s130(), 'sparsify-cn4{method=magnitude n=2},reorder-weights,cast-weights{dtype=f16},fuse-ops') },
+  { name: '130m 2:4 f16, buffers', make: () => run(s130(), SPARSE) },
+  { name: '130m 2:4 f16, buffers, one item per 4 rows', make: () => run(s130(), SPARSE), wg: 0 },
   { name: '130m dense f16, matrices as images', make: () => matricesAsImages(run(s130(), 'cast-weights{dtype=f16},fuse-ops')) },
+  { name: '130m 2:4 f16, matrices as compact images', make: () => matricesAsImages(run(s130(), SPARSE)) },
 ];
 
 const rows: string[] = [];
@@ -51,7 +57,7 @@ const load0 = loadavg()[0];
 for (const c of CASES) {
   if (values.only && !c.name.includes(values.only)) continue;
   log(`${c.name}: compile`);
-  const { dir, manifest } = compileOpenCLCached(c.make(), { cacheDir: join(tmpdir(), 'ssmc-bench-opencl') });
+  const { dir, manifest } = compileOpenCLCached(c.make(), { cacheDir: join(tmpdir(), 'ssmc-bench-opencl'), ...(c.wg === undefined ? {} : { matvecWorkGroup: c.wg }) });
   const speeds: number[] = [];
   for (let i = 0; i < Number(values.reps); i++) {
     const r = spawnSync(join(dir, 'ssmc_driver'), ['bench', '--tokens', values.tokens!, '--prefill', '0'], { encoding: 'utf8' });
@@ -61,7 +67,8 @@ for (const c of CASES) {
   }
   speeds.sort((a, b) => a - b);
   const med = speeds[speeds.length >> 1];
-  rows.push(`| ${c.name} | ${med.toFixed(2)} | ${(manifest.decodeWeightBytes / 2 ** 20).toFixed(1)} | ${manifest.decodeLaunches} | ${manifest.imageWeights.length} |`);
+  const k = manifest.decodeWeightBytesByKind;
+  rows.push(`| ${c.name} | ${med.toFixed(2)} | ${(k.buffer / 2 ** 20).toFixed(1)} | ${(k.image2d / 2 ** 20).toFixed(1)} | ${manifest.decodeLaunches} | ${manifest.matvecWorkGroups.join(', ')} | ${manifest.imageWeights.length} |`);
 }
 
 writeFileSync(
@@ -79,17 +86,19 @@ average ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end)
 Median of ${values.reps} runs of \`ssmc_driver bench --tokens ${values.tokens} --prefill 0\`
 (2 warm-up steps first). Graphs after \`fuse-ops\`; kernels: one launch per op of the
 flattened graph, single-use elementwise ops folded into their producer's store (5
-launches fewer per layer), work-groups of 64.
+launches fewer per layer). Matvecs reduce with the work-group sizes listed (the
+generic table: 64 at most, at least 8 texels per item; 0 = one work item per 4 rows);
+other kernels use work-groups of 64. Weight MiB: what one decode step reads, by the
+memory it reads from (C_n^4 images are compact: kept values and codes only).
 
-| case | decode tokens/s | weight MiB read per token | launches per token | weights in images |
-|---|---:|---:|---:|---:|
+| case | decode tokens/s | weight MiB from buffers | weight MiB from images | launches per token | matvec work-groups | weights in images |
+|---|---:|---:|---:|---:|---|---:|
 ${rows.join('\n')}
 
-Reading: on a CPU the dense kernels are bound by PoCL's code for them, not by memory
-(f16 halves the bytes and gains little); the C_n^4 kernel reads fewer bytes but
-gathers x element by element, which a CPU vectorizer handles poorly; images go through
-PoCL's software sampler, hence slower. None of this transfers to a GPU, where texture
-reads are cached hardware paths and the byte savings of f16 and C_n^4 are the point.
+On a CPU none of this predicts a GPU: images go through PoCL's software sampler (no
+texture cache), work-group barriers become loops over the group's items, and bytes
+matter less than PoCL's code for each kernel. On a phone GPU texture reads are cached
+hardware paths and the byte savings of f16 and C_n^4 are the point.
 
 Regenerate: \`npx tsx bench/opencl/speed.ts\` (written ${new Date().toISOString().slice(0, 10)}).
 `,

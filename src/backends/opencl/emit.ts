@@ -63,7 +63,7 @@ export interface OpenCLManifest {
   /** The same, split by the memory kind the weights are read from. */
   readonly decodeWeightBytesByKind: Readonly<Record<MemoryKind, number>>;
   readonly weightsChecksum: string;
-  /** Device table of the matvec tuning, and the work-group sizes of the decode step's matvecs. */
+  /** Device table of the matvec tuning, and the work-group sizes of the decode step's matvecs (0: one work item per 4 rows). */
   readonly device: string;
   readonly matvecWorkGroups: readonly number[];
   /** Kernel launches of one decode step, and how many of them are mem.* conversions. */
@@ -292,7 +292,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
           return a;
         });
         if (args.length > 12) throw new SsmcError('E_INTERNAL', `OpenCL backend: ${f.op} needs ${args.length} kernel arguments (at most 12)`);
-        launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.'), wg: Number(s.ctx.wg ?? 0) });
+        launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.'), wg: s.ctx.wg === undefined ? -1 : Number(s.ctx.wg) });
       }
       for (const n of new Set(entryInputs(e))) {
         const m = owned.get(n);
@@ -345,7 +345,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     decodeWeightBytesByKind: { buffer: Math.round(byKind.buffer), image2d: Math.round(byKind.image2d) },
     weightsChecksum: checksum,
     device: tuningDevice,
-    matvecWorkGroups: [...new Set(dl.map((l) => l.wg))].sort((a, b) => a - b),
+    matvecWorkGroups: [...new Set(dl.filter((l) => l.wg >= 0).map((l) => l.wg))].sort((a, b) => a - b),
     decodeLaunches: dl.length,
     decodeConversions: dl.filter((l) => l.conversion).length,
     imageWeights: [...byName].filter(([, w]) => w.memory === 'image2d').map(([name]) => name),

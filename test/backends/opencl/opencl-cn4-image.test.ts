@@ -16,6 +16,9 @@ import { makeGraph } from '../../../src/ir/graph.ts';
 import { castWeights } from '../../../src/passes/cast-weights.ts';
 import { PassManager } from '../../../src/passes/index.ts';
 import type { PackedTensorInfo } from '../../../src/backends/packed/index.ts';
+import { join } from 'node:path';
+import { loadCheckpoint } from '../../../src/frontend/load.ts';
+import { fixturesDir } from '../../helpers/paths.ts';
 import { randomCheckpoint } from '../../helpers/random-model.ts';
 import { annotateCn4, differential, outDir } from '../c/helpers.ts';
 import { annotateMemory } from './helpers.ts';
@@ -64,6 +67,22 @@ describe('C_n^4 weights as compact images and packed buffers (PoCL)', () => {
       }
     });
   }
+});
+
+describe('the trained fixture, adaptive C_n^4 mix, through select-layout{device=adreno}', () => {
+  it('weights become compact images, matvecs adreno work-groups, and it equals the interpreter', () => {
+    const sparse = annotateCn4(buildMambaGraph(loadCheckpoint(join(fixturesDir(), 'mamba-shakespeare-s')), { mode: 'decode' }), 13);
+    const g = new PassManager('fuse-ops,select-layout{device=adreno},materialize-layout').run(sparse).graph;
+    const dir = outDir('ocl-cn4-fixture');
+    const { manifest } = compileOpenCL(g, dir, { chunk: 8, build: { opt: '-O1' } });
+    expect(manifest.device).toBe('adreno');
+    expect(manifest.decodeConversions).toBe(0);
+    expect(manifest.matvecWorkGroups.some((wg) => wg >= 2)).toBe(true);
+    expect(manifest.imageWeights).toEqual(expect.arrayContaining(['l0.in_proj', 'l0.out_proj']));
+    const c = new OpenCLRunner(dir);
+    open.push(c);
+    differential(c, new InterpRunner(sparse), Int32Array.from(new TextEncoder().encode('KATHARINA:\nI pray you, sir.\n')), TOL);
+  });
 });
 
 describe('compact C_n^4 image layout', () => {
