@@ -75,7 +75,7 @@ export function renderMarkdown(r: MainJobReport, machine: string, pictures: Pict
       ? [
           '## Graph',
           '',
-          'Clusters are fused kernels (fuse-ops); edge colours are the memory kinds select-layout chose (orange buffer, blue image2d); weights show their C_n^4 sparsity.',
+          'Clusters are fused kernels (fuse-ops); edge colours are the memory kinds select-layout chose (orange buffer, blue image2d); weights show their C\\_n^4 sparsity.',
           '',
           ...image(pictures.layer),
           ...(pictures.graph ? [`The whole graph: [${pictures.graph.file}](${pictures.graph.file}).`, ''] : []),

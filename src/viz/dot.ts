@@ -129,7 +129,7 @@ class DotBuilder {
     return this.#print(outputs);
   }
 
-  /** Resolves a name at a use: the scope chain, then the graph's weights. */
+  /** Resolves a name at a use: the region's scope (regions are closed), then the graph's weights. */
   #lookup(scope: Scope, name: string): Ref {
     const r = scope.get(name);
     if (r) return r;
