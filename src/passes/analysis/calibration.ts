@@ -35,9 +35,37 @@ import { dominatorTree, lcaAll, sliceGraph, tokenInput, valueTable } from './gra
 
 export type Array32 = Float32Array | Int32Array;
 
+/** What `runWindows` reduces the windows' values of `name` to. */
+export type WindowRequest =
+  | { readonly kind: 'values'; readonly name: string }
+  | { readonly kind: 'gram'; readonly name: string }
+  | { readonly kind: 'nll'; readonly name: string; readonly tokens: Int32Array; readonly window: number }
+  | { readonly kind: 'kl'; readonly name: string; readonly ref: Float32Array; readonly window: number }
+  | { readonly kind: 'logprobs'; readonly name: string; readonly window: number };
+
+/**
+ * values: runs × numel, run order; stats: `statsOf` of all windows' rows; sum/count: the
+ * summed next-token NLL or KL (nats) over the positions of every window (L - 1 each,
+ * targets from `tokens`, positions in run order as in `logProbs`); logprobs: positions × V.
+ */
+export interface WindowResult {
+  readonly values?: Float32Array;
+  readonly stats?: LayerStats;
+  readonly sum?: number;
+  readonly count?: number;
+  readonly logprobs?: Float32Array;
+}
+
 /** A graph prepared for repeated runs. Outputs by name; must not write its inputs. */
 export interface CompiledGraph {
   run(inputs: Readonly<Record<string, Array32>>): Record<string, Array32>;
+  /**
+   * Optional fast path for prefill slices: `runs` windows, each from a zero state (graph
+   * inputs not in `inputs` are zero), `inputs` holding at least `runs` runs back to back,
+   * reduced as `request` says. A native runner computes H or the loss where the
+   * activations are, instead of returning them.
+   */
+  runWindows?(inputs: Readonly<Record<string, Array32>>, runs: number, request: WindowRequest): WindowResult;
 }
 
 /** The `calibration` service a caller passes to passes that need calibration data. */
@@ -84,6 +112,16 @@ export interface CalibrationTarget {
   readonly weight?: string;
 }
 
+/** The graph, anchors and windows that `loss`, `logProbs` and `kl` run over. */
+interface View {
+  readonly graph: Graph;
+  readonly cache: ReadonlyMap<string, Array32>;
+  readonly window: number;
+  readonly runs: number;
+  /** Values per run of a cached anchor. */
+  readonly perRunOf: (data: Array32) => number;
+}
+
 /** Tokens per rank-k update of H (features × BLOCK transposed buffer). */
 const BLOCK = 64;
 
@@ -107,6 +145,9 @@ export class Calibrator {
   /** Cached anchors by name, per-run layout (run r at [r·perRun, (r+1)·perRun)). */
   #cache = new Map<string, Array32>();
   #next = 0;
+  /** The decode graph this one was lifted from (to lift shorter windows for `loss`). */
+  readonly #source?: Graph;
+  readonly #shortGraphs = new Map<number, Graph>();
 
   constructor(graph: Graph, service: CalibrationService, targets: readonly CalibrationTarget[], logits = 'logits') {
     const toks = service.tokens;
@@ -116,8 +157,10 @@ export class Calibrator {
       // A decode graph is lifted to a window-long sequence graph (same value and weight
       // names), which runs a window per interpreter call instead of a token.
       try {
+        const source = graph;
         graph = liftToSequence(graph, Math.min(service.window ?? 512, toks.length));
         token = tokenInput(graph);
+        this.#source = source;
       } catch (e) {
         if (!(e instanceof SsmcError)) throw e;
         // Some op has no sequence form: step token by token instead.
@@ -181,6 +224,8 @@ export class Calibrator {
   /** Statistics of target `#position`'s input, computed with `weights`. */
   collect(weights: WeightStore): LayerStats {
     const target = this.#current();
+    const fast = this.#windows(weights, this.runs, { kind: 'gram', name: target.input });
+    if (fast?.stats) return fast.stats;
     const K = this.#width(target);
     const acc = new GramAccumulator(K);
     this.#sweep(weights, [target.input], (_r, outs) => acc.add(outs[target.input]));
@@ -193,6 +238,8 @@ export class Calibrator {
    */
   inputs(weights: WeightStore): Float32Array {
     const target = this.#current();
+    const fast = this.#windows(weights, this.runs, { kind: 'values', name: target.input });
+    if (fast?.values) return fast.values;
     const parts: Array32[] = [];
     let total = 0;
     this.#sweep(weights, [target.input], (_r, outs) => {
@@ -239,8 +286,9 @@ export class Calibrator {
       if (this.#cache.has(name)) continue;
       const v = this.#values.get(name)!;
       const size = numel(v.type.shape);
-      const data = new Float32Array(this.runs * size);
-      this.#sweep(weights, [name], (r, outs) => data.set(outs[name], r * size));
+      const fast = this.#windows(weights, this.runs, { kind: 'values', name });
+      const data = fast?.values ?? new Float32Array(this.runs * size);
+      if (!fast) this.#sweep(weights, [name], (r, outs) => data.set(outs[name], r * size));
       this.#cache.set(name, data);
     }
     // Only now drop what the remaining targets do not need (it may have fed the above).
@@ -283,9 +331,12 @@ export class Calibrator {
    * windows), run from the current anchor with `weights`.
    */
   loss(weights: WeightStore, maxTokens = Infinity): number {
+    const view = this.#positionView(maxTokens);
+    const fast = this.#windows(weights, view.runs, { kind: 'nll', name: this.#logits, tokens: this.tokens, window: view.window }, view);
+    if (fast?.count !== undefined) return fast.count ? fast.sum! / fast.count : 0;
     let sum = 0;
     let count = 0;
-    this.#positions(weights, maxTokens, (lg, off, V, target) => {
+    this.#positions(weights, view, (lg, off, V, target) => {
       sum += nll(lg, off, V, target);
       count++;
     });
@@ -297,8 +348,11 @@ export class Calibrator {
    * the reference for `kl`.
    */
   logProbs(weights: WeightStore, maxTokens = Infinity): Float32Array {
+    const view = this.#positionView(maxTokens);
+    const fast = this.#windows(weights, view.runs, { kind: 'logprobs', name: this.#logits, window: view.window }, view);
+    if (fast?.logprobs) return fast.logprobs;
     const rows: Float32Array[] = [];
-    this.#positions(weights, maxTokens, (lg, off, V) => rows.push(logSoftmax(lg, off, V)));
+    this.#positions(weights, view, (lg, off, V) => rows.push(logSoftmax(lg, off, V)));
     const V = rows.length ? rows[0].length : 0;
     const out = new Float32Array(rows.length * V);
     rows.forEach((r, i) => out.set(r, i * V));
@@ -312,9 +366,12 @@ export class Calibrator {
    * losses (the rise of a nearly harmless change is mostly noise; its KL is not).
    */
   kl(weights: WeightStore, ref: Float32Array, maxTokens = Infinity): number {
+    const view = this.#positionView(maxTokens);
+    const fast = this.#windows(weights, view.runs, { kind: 'kl', name: this.#logits, ref, window: view.window }, view);
+    if (fast?.count !== undefined) return fast.count ? fast.sum! / fast.count : 0;
     let sum = 0;
     let count = 0;
-    this.#positions(weights, maxTokens, (lg, off, V) => {
+    this.#positions(weights, view, (lg, off, V) => {
       const q = logSoftmax(lg, off, V);
       const o = count * V;
       if (o + V > ref.length) throw new SsmcError('E_INTERNAL', 'calibrator: KL reference has fewer positions than the model run');
@@ -329,11 +386,41 @@ export class Calibrator {
     return count ? sum / count : 0;
   }
 
-  /** Calls `each` for every next-token position of the first `maxTokens` tokens (whole windows). */
-  #positions(weights: WeightStore, maxTokens: number, each: (lg: Float32Array, off: number, V: number, target: number) => void): void {
+  /**
+   * What `loss`, `logProbs` and `kl` run: the windows covering the first `maxTokens`
+   * tokens; when that is less than one window of a lifted decode graph, one window cut
+   * to `maxTokens` (the graph lifted to that length, anchors cut to their first rows:
+   * the model is causal, so these are exactly the first positions of the full window).
+   */
+  #positionView(maxTokens: number): View {
     const L = this.window;
-    const limitWindows = Math.max(1, Math.ceil(Math.min(maxTokens, this.tokens.length) / L));
+    const m = Math.min(maxTokens, this.tokens.length);
+    if (this.mode === 'prefill' && this.#source && m >= 2 && m < L) {
+      let g = this.#shortGraphs.get(m);
+      if (!g) {
+        g = liftToSequence(this.#source, m);
+        this.#shortGraphs.set(m, g);
+      }
+      const values = valueTable(g);
+      const cache = new Map<string, Array32>();
+      let ok = true;
+      for (const [name, data] of this.#cache) {
+        const v = values.get(name);
+        const perRun = data.length / this.runs;
+        // Only token-major anchors ([L, ...]) can be cut.
+        if (!v || v.type.shape[0] !== m || perRun % L !== 0) ok = false;
+        else cache.set(name, data.subarray(0, m * (perRun / L)));
+      }
+      if (ok) return { graph: g, cache, window: m, runs: 1, perRunOf: (d) => d.length };
+    }
+    const limitWindows = Math.max(1, Math.ceil(m / L));
     const runs = this.mode === 'prefill' ? Math.min(this.runs, limitWindows) : Math.min(this.runs, limitWindows * L);
+    return { graph: this.graph, cache: this.#cache, window: L, runs, perRunOf: (d) => d.length / this.runs };
+  }
+
+  /** Calls `each` for every next-token position of `view`. */
+  #positions(weights: WeightStore, view: View, each: (lg: Float32Array, off: number, V: number, target: number) => void): void {
+    const L = view.window;
     const toks = this.tokens;
     this.#sweep(
       weights,
@@ -347,23 +434,42 @@ export class Calibrator {
           each(lg, 0, lg.length, toks[r + 1]);
         }
       },
-      runs,
+      view.runs,
+      view,
     );
   }
 
+  /**
+   * The compiled slice's `runWindows` over the cached anchors, when the runner has one
+   * (prefill mode only: every window starts from a zero state); undefined otherwise.
+   */
+  #windows(weights: WeightStore, runs: number, request: WindowRequest, view?: View): WindowResult | undefined {
+    const graph = view?.graph ?? this.graph;
+    const cache = view?.cache ?? this.#cache;
+    if (this.mode !== 'prefill' || (request.kind !== 'values' && request.kind !== 'gram' && (view?.window ?? this.window) < 2)) return undefined;
+    const from = [...cache.keys()];
+    const exec = this.#compile({ ...sliceGraph(graph, from, [request.name]), weightData: weights });
+    if (!exec.runWindows) return undefined;
+    const inputs: Record<string, Array32> = {};
+    for (const name of from) inputs[name] = cache.get(name)!;
+    return exec.runWindows(inputs, runs, request);
+  }
+
   /** Runs the slice cached anchors → outputs over the first `runs` runs, windows from zero state. */
-  #sweep(weights: WeightStore, outputs: readonly string[], each: (run: number, outs: Record<string, Array32>) => void, runs = this.runs): void {
-    const from = [...this.#cache.keys()];
-    const cached = from.map((name) => ({ name, data: this.#cache.get(name)!, perRun: this.#cache.get(name)!.length / this.runs }));
+  #sweep(weights: WeightStore, outputs: readonly string[], each: (run: number, outs: Record<string, Array32>) => void, runs = this.runs, view?: View): void {
+    const cache = view?.cache ?? this.#cache;
+    const graph = view?.graph ?? this.graph;
+    const from = [...cache.keys()];
+    const cached = from.map((name) => ({ name, data: cache.get(name)!, perRun: view ? view.perRunOf(cache.get(name)!) : cache.get(name)!.length / this.runs }));
     let outs = [...outputs];
-    let slice = sliceGraph(this.graph, from, outs);
+    let slice = sliceGraph(graph, from, outs);
     if (this.mode === 'decode') {
       // Carry the state of every state input the slice reads.
       for (;;) {
         const extra = slice.inputs.slice(from.length).map((v) => this.#stateNext.get(v.name)!).filter((n) => !outs.includes(n));
         if (!extra.length) break;
         outs = [...outs, ...extra];
-        slice = sliceGraph(this.graph, from, outs);
+        slice = sliceGraph(graph, from, outs);
       }
     }
     const exec = this.#compile({ ...slice, weightData: weights });
