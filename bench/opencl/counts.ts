@@ -68,6 +68,7 @@ const sparse24 = (g: Graph): Graph =>
   makeGraph({ ...g, weights: g.weights.map((w) => (w.type.shape.length === 2 && /\.(in_proj|x_proj|dt_proj|out_proj)$/.test(w.name) ? { ...w, type: { ...w.type, cn4: Array(w.type.shape[0]).fill(2) } } : w)) });
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 const backendRows: string[] = [];
+const readBy = new Map<string, Record<'buffer' | 'image2d', number>>();
 const backendCases: Array<[string, string, string]> = [
   ['-', 'no', ''],
   ['-', 'yes', 'fuse-ops'],
@@ -79,9 +80,20 @@ for (const [device, fused, pipeline] of backendCases) {
     const g = run(weights === 'dense' ? decode : sparse24(decode), pipeline);
     const m = emitOpenCL(g).manifest;
     const kinds = m.decodeWeightBytesByKind;
+    readBy.set(`${device}|${fused}|${weights}`, kinds);
     backendRows.push(`| ${device} | ${fused} | ${pipeline.includes('select') ? 'select-layout' : 'none (all buffer)'} | ${weights} | ${m.decodeLaunches} | ${m.decodeConversions} | ${m.matvecWorkGroups.join(', ')} (${m.device}) | ${mib(kinds.buffer)} | ${mib(kinds.image2d)} | ${mib(m.decodeWeightBytes)} |`);
   }
 }
+
+// Everything but the head, dense against 2:4, in each kind: buffers on mali (all
+// buffer), images on adreno (the head, a buffer on both, is the same in both rows).
+const head = readBy.get('adreno|yes|dense')!.buffer;
+const ratio = (kind: 'buffer' | 'image2d', device: string) => {
+  const d = readBy.get(`${device}|yes|dense`)![kind] - (kind === 'buffer' ? head : 0);
+  const sp = readBy.get(`${device}|yes|2:4`)![kind] - (kind === 'buffer' ? head : 0);
+  return `${mib(sp)} / ${mib(d)} MiB = ${(sp / d).toFixed(3)}`;
+};
+const summary = `Weights other than the head (layer matrices, plus norms, conv, A, D and biases, which stay dense), 2:4 against dense, per token: from buffers (mali) ${ratio('buffer', 'mali')}; from images (adreno) ${ratio('image2d', 'adreno')}. A 2:4 matrix is 2 kept values of 4 plus a 4-bit code per group, 8.5 / 16 = 0.531 of its f32 bytes, in either kind; the small dense weights make the rest.`;
 
 const L = config.nLayer;
 const text = `# OpenCL layout: conversion kernels and launches per decoded token
@@ -140,5 +152,7 @@ the kernels reduce with (0 = one work item per 4 rows), from the named device ta
 | device | fuse-ops | layout | weights | launches per token | conversions | matvec work-groups | MiB read from buffers | MiB read from images | MiB total |
 |---|---|---|---|---:|---:|---|---:|---:|---:|
 ${backendRows.join('\n')}
+
+${summary}
 `;
 writeFileSync(values.out!, text);
