@@ -122,12 +122,14 @@ export function hfTokenizerFromJson(json: Json, file = '<tokenizer.json>'): BpeT
 function normalizerOf(n: Json, unsupported: (msg: string, what: string) => never): ((s: string) => string) | undefined {
   if (n === null || n === undefined) return undefined;
   const forms: string[] = [];
-  const add = (x: Json) => {
-    if (x?.type === 'Sequence' && Array.isArray(x.normalizers)) x.normalizers.forEach(add);
+  // Depth first with an explicit stack: nested Sequences thousands deep overflowed the call stack.
+  const todo: Json[] = [n];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (x?.type === 'Sequence' && Array.isArray(x.normalizers)) for (let i = x.normalizers.length - 1; i >= 0; i--) todo.push(x.normalizers[i]);
     else if (NORMAL_FORMS.has(x?.type)) forms.push(x.type);
     else unsupported(`normalizer ${JSON.stringify(x?.type)} is not supported (only NFC, NFD, NFKC, NFKD)`, 'normalizer');
-  };
-  add(n);
+  }
   if (forms.length === 0) return undefined;
   return (s) => forms.reduce((acc, f) => acc.normalize(f), s);
 }
