@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { MAX_ANNOTATION_ROWS, MAX_NESTING } from '../../src/ir/text/parser.ts';
 import { parseGraph } from '../../src/ir/text/index.ts';
 import { thrown } from '../helpers/errors.ts';
+import { gpt2ByteToUnicode } from '../../src/frontend/gguf-mamba.ts';
+import { hfTokenizerFromJson } from '../../src/tokenizer/hf.ts';
 
 const graphWith = (weightType: string, rows = '1') => `graph @g {\n  input %x : f32[${rows}]\n  weight @w : ${weightType}\n  return %x\n}\n`;
 
@@ -39,5 +41,27 @@ describe('text IR parser', () => {
     // Brackets inside strings and comments do not count.
     const quoted = `graph @g {s="${'['.repeat(200)}"} { // ${'{'.repeat(200)}\n  input %x : f32[1]\n  return %x\n}\n`;
     expect(parseGraph(quoted).graph.attrs.s).toBe('['.repeat(200));
+  });
+});
+
+describe('tokenizer.json reader', () => {
+  const tokenizerJson = (normalizer: unknown) => {
+    const vocab: Record<string, number> = {};
+    for (let b = 0; b < 256; b++) vocab[gpt2ByteToUnicode()[b]] = b;
+    return { model: { type: 'BPE', vocab, merges: [] }, normalizer, pre_tokenizer: { type: 'ByteLevel' }, decoder: { type: 'ByteLevel' } };
+  };
+
+  it('nested normalizer Sequences thousands deep load (was a RangeError: maximum call stack size exceeded)', () => {
+    let n: unknown = { type: 'NFC' };
+    for (let i = 0; i < 20_000; i++) n = { type: 'Sequence', normalizers: [n] };
+    const tok = hfTokenizerFromJson(tokenizerJson(n));
+    // NFC composes e + U+0301 into one character: two UTF-8 bytes instead of three.
+    expect(tok.encode('e\u0301').length).toBe(2);
+  });
+
+  it('keeps the order of the normalizers in a Sequence (NFD then NFC composes; NFC then NFD decomposes)', () => {
+    const seq = (...types: string[]) => ({ type: 'Sequence', normalizers: types.map((type) => ({ type })) });
+    expect(hfTokenizerFromJson(tokenizerJson(seq('NFD', 'NFC'))).encode('é').length).toBe(2);
+    expect(hfTokenizerFromJson(tokenizerJson(seq('NFC', 'NFD'))).encode('é').length).toBe(3);
   });
 });
