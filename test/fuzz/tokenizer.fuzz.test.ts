@@ -3,7 +3,7 @@
 // name prototype keys), then the tokenizer built from them encoding and decoding
 // arbitrary text. Typed errors only, bounded time and memory.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { gpt2ByteToUnicode } from '../../src/frontend/gguf-mamba.ts';
 import { hfTokenizerFromJson } from '../../src/tokenizer/hf.ts';
 import { fcOptions, Tally, typedOnly } from './harness.ts';
