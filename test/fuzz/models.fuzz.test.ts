@@ -133,6 +133,38 @@ describe('model fuzz (loadCheckpoint + buildMambaGraph)', () => {
     tally.expectCoverage(2);
   });
 
+  it('sharded HF folders: edited model.safetensors.index.json (shard names, paths, missing entries)', () => {
+    const tally = new Tally();
+    const shardName = fc.constantFrom<unknown>('model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', '../x.safetensors', '/etc/passwd', '', '.', '..', 'nope.safetensors', 'config.json', 3, null, ['a'], {});
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom('set', 'delete', 'add'), shardName), { maxLength: 3 }),
+        fc.option(fc.constantFrom<unknown>(null, [], {}, 'x', { weight_map: [] }, { weight_map: {} }), { nil: undefined }),
+        fc.array(byteMutation, { maxLength: 2 }),
+        (s, edits, replaceAll, ms) => {
+          const d = fresh();
+          const c = { dModel: 8, nLayer: 2, vocabSize: 16, dState: 2, dConv: 2, expand: 2, dInner: 16, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false };
+          writeHfFolder(randomCheckpoint(c, s), d, { shardBytes: 2048 });
+          const indexPath = join(d, 'model.safetensors.index.json');
+          const index = JSON.parse(readFileSync(indexPath, 'utf8'));
+          const names = Object.keys(index.weight_map);
+          for (const [i, op, v] of edits) {
+            const name = names[i % names.length];
+            if (op === 'delete') delete index.weight_map[name];
+            else if (op === 'add') index.weight_map[`extra.${i}`] = v;
+            else index.weight_map[name] = v;
+          }
+          const text = JSON.stringify(replaceAll ?? index);
+          writeFileSync(indexPath, new TextDecoder().decode(mutateBytes(new TextEncoder().encode(text), ms)));
+          typedOnly(() => load(d), text.length, LIMITS, tally);
+        },
+      ),
+      fcOptions(80),
+    );
+    tally.expectCoverage(2);
+  });
+
   it('GGUF models: hostile metadata values and types, mutated bytes', () => {
     const tally = new Tally();
     const valueArb: fc.Arbitrary<GgufValue | undefined> = fc.oneof(
