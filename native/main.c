@@ -3,7 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include "ssmc_native.h"
+
+/* The caller records the helper's peak memory (its own RSS is not the Node process's). */
+static void report_rss(void) {
+  struct rusage u;
+  if (getrusage(RUSAGE_SELF, &u) == 0) fprintf(stderr, "ssmc-native-maxrss %ld\n", u.ru_maxrss);
+}
 
 const char *arg_str(int argc, char **argv, const char *key) {
   size_t n = strlen(key);
@@ -32,6 +39,7 @@ void write_file(const char *path, const void *data, size_t bytes) {
 int main(int argc, char **argv) {
   if (argc < 2) nat_die(2, "usage: ssmc-native table|prune|damage|cross|refit|run key=value...");
   const char *c = argv[1];
+  atexit(report_rss);
   if (!strcmp(c, "version")) {
     puts("ssmc-native 1");
     return 0;

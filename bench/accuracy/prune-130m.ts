@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Checkpoint } from '../../src/frontend/checkpoint.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { synthCheckpoint } from '../../src/frontend/synth.ts';
-import { nativeTimings } from '../../src/native/session.ts';
+import { nativePeak, nativeTimings } from '../../src/native/session.ts';
 import { PassManager } from '../../src/passes/index.ts';
 import type { SparsityReport } from '../../src/passes/sparsity/report.ts';
 import { describeMachine } from '../../src/util/machine.ts';
@@ -63,7 +63,7 @@ const s = (ms: number) => (ms / 1000).toFixed(1);
 const lines = [
   `130m synthetic, ${blocks} of 24 blocks, ${T} calibration tokens, ${pipeline}`,
   `machine: ${describeMachine()}`,
-  `total ${s(end - t0)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; sparsity ${(100 * report!.sparsity).toFixed(2)}%`,
+  `total ${s(end - t0)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (Node), ${(nativePeak.rssKiB / 1024).toFixed(0)} MiB (largest native helper call, a separate process); sparsity ${(100 * report!.sparsity).toFixed(2)}%`,
   ...[...stages].map(([k, v]) => `  stage ${k.padEnd(20)} ${s(v)} s`),
   ...[...nativeTimings].map(([k, v]) => `  native ${k.padEnd(14)} ${String(v.calls).padStart(5)} calls ${s(v.ms)} s`),
   report!.calibrationLoss ? `calibration loss ${report!.calibrationLoss.dense.toFixed(4)} -> ${report!.calibrationLoss.pruned.toFixed(4)}` : '',

@@ -26,6 +26,8 @@ function cacheBudget(): number {
 
 /** Calls and wall time per command (or tag) over the process, for benchmarks. */
 export const nativeTimings = new Map<string, { calls: number; ms: number }>();
+/** Largest peak RSS of any helper call so far (KiB). */
+export const nativePeak = { rssKiB: 0 };
 
 export class NativeSession {
   readonly exe: string;
@@ -107,11 +109,14 @@ export class NativeSession {
     rec.ms += performance.now() - t0;
     nativeTimings.set(tag, rec);
     if (r.error) throw new SsmcError('E_INTERNAL', `native helper: ${r.error.message}`);
+    const rss = /^ssmc-native-maxrss (\d+)$/m.exec(r.stderr ?? '');
+    if (rss) nativePeak.rssKiB = Math.max(nativePeak.rssKiB, Number(rss[1]));
+    const stderr = (r.stderr ?? '').replace(/^ssmc-native-maxrss \d+\n?/m, '');
     if (r.status === 0) {
-      if (process.env.SSMC_NATIVE_PROFILE && r.stderr) process.stderr.write(`[${tag}] ${r.stderr}`);
+      if (process.env.SSMC_NATIVE_PROFILE && stderr) process.stderr.write(`[${tag}] ${stderr}`);
       return;
     }
-    const msg = (r.stderr ?? '').trim();
+    const msg = stderr.trim();
     if (r.status === 3) throw new SsmcError('E_PASS', `the damped Hessian of ${what || 'a layer'} is not positive definite (raise damp)`);
     if (r.status === 4) throw new NativeOpError(msg);
     throw new SsmcError('E_INTERNAL', `native helper '${cmd}' failed (exit ${r.status ?? r.signal}): ${msg}`);
