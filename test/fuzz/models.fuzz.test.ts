@@ -14,6 +14,7 @@ import { readHfConfig } from '../../src/frontend/hf-import.ts';
 import { loadCheckpoint } from '../../src/frontend/load.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { configFromHfJson } from '../../src/frontend/mamba-config.ts';
+import { tokenizerFor } from '../../src/tokenizer/index.ts';
 import { fixtureNames, fixturesDir } from '../helpers/paths.ts';
 import { arbConfig, randomCheckpoint } from '../helpers/random-model.ts';
 import { byteMutation, fcOptions, mutateBytes, mutateText, Tally, textMutation, typedOnly } from './harness.ts';
@@ -165,7 +166,7 @@ describe('model fuzz (loadCheckpoint + buildMambaGraph)', () => {
     tally.expectCoverage(2);
   });
 
-  it('GGUF models: hostile metadata values and types, mutated bytes', () => {
+  it('GGUF models: hostile metadata values and types (tokenizer keys included), mutated bytes; graph and tokenizer', () => {
     const tally = new Tally();
     const valueArb: fc.Arbitrary<GgufValue | undefined> = fc.oneof(
       fc.constant(undefined),
@@ -193,7 +194,13 @@ describe('model fuzz (loadCheckpoint + buildMambaGraph)', () => {
           const bytes = mutateBytes(writeGguf({ metadata: meta, tensors }), ms, 2048);
           const path = join(dir, `g${serial++}.gguf`);
           writeFileSync(path, bytes);
-          typedOnly(() => load(path), bytes.length, LIMITS, tally);
+          typedOnly(() => {
+            // What `ssmc run` does with the file: the graph, then the embedded vocabulary.
+            const ck = loadCheckpoint(path);
+            buildMambaGraph(ck, { mode: 'decode' });
+            const tok = tokenizerFor(ck);
+            tok.decode(tok.encode('To be, or not to be'));
+          }, bytes.length, LIMITS, tally);
         },
       ),
       fcOptions(150),
