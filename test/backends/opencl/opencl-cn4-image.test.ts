@@ -146,6 +146,16 @@ describe('bytes a decode step reads of weights, by memory kind', () => {
   });
 });
 
+describe('f16 storage without cl_khr_fp16', () => {
+  it('the kernels use half only as a pointer (vload_half, read_imagef on half images) and enable no extension', () => {
+    const g = mixKindsAndDtypes(annotateCn4(buildMambaGraph(randomCheckpoint(CONFIG, 3), { mode: 'decode' }), 3));
+    const src = emitOpenCL(g).files.get('kernels.cl')!;
+    expect(src).toMatch(/vload_half/);
+    expect(src).not.toMatch(/cl_khr_fp16/);
+    expect(src.match(/\bhalf\b(?!\s*\*)/g) ?? []).toEqual([]);
+  });
+});
+
 describe('matvec work-group choice', () => {
   it('the largest power of two <= the table size with enough texels per item; none for short rows', () => {
     const t = { workGroup: 64, minTexelsPerItem: 8 };
