@@ -151,7 +151,8 @@ class NativeGraph implements CompiledGraph {
     switch (req.kind) {
       case 'values':
         this.#exec(runs, lines, [`out values ${id} ${out}`], 'run:values');
-        return { values: this.#s.readF32(out, runs * numel(v.type.shape)) };
+        // Kept as the array's file: an anchor or a layer input is sent back as input next.
+        return { values: this.#s.adoptF32(out, runs * numel(v.type.shape)) };
       case 'gram': {
         this.#exec(runs, lines, [`out gram ${id} ${out}`], 'run:gram');
         const K = width;

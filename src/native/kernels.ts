@@ -47,7 +47,7 @@ export class NativeKernels implements SparsityKernels {
     const s = this.session;
     const T = Xp.length / K;
     const out = s.path('x');
-    s.call('cross', { T, K, Xp: s.write('xp', Xp), Xd: s.write('xd', Xd), out });
+    s.call('cross', { T, K, Xp: s.writeCached(Xp), Xd: s.writeCached(Xd), out });
     const H = s.readF64(`${out}.H`, K * K);
     const norms = new Float64Array(K);
     for (let j = 0; j < K; j++) norms[j] = Math.sqrt(H[j * K + j]);

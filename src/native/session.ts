@@ -58,8 +58,30 @@ export class NativeSession {
   /** The file of an array that will be read again unchanged (keyed by the array object). */
   writeCached(a: RawArray, key: object = a): string {
     const hit = this.#files.get(key);
-    if (hit && !hit.evicted) return hit.path;
-    const entry: CachedFile = { path: this.write('c', a), bytes: a.byteLength, evicted: false };
+    if (hit && !hit.evicted) {
+      // Least recently used goes first: weights are read by every call, anchors by a few.
+      const i = this.#order.indexOf(hit);
+      if (i >= 0 && i !== this.#order.length - 1) {
+        this.#order.splice(i, 1);
+        this.#order.push(hit);
+      }
+      return hit.path;
+    }
+    return this.#remember(key, this.write('c', a), a.byteLength);
+  }
+
+  /** Reads an array the helper wrote and keeps its file as that array's cached copy. */
+  adoptF32(p: string, count: number): Float32Array {
+    const b = readFileSync(p);
+    if (b.byteLength !== count * 4) throw new SsmcError('E_INTERNAL', `native helper wrote ${b.byteLength} bytes to ${p}, expected ${count * 4}`);
+    const a = new Float32Array(count);
+    new Uint8Array(a.buffer).set(b);
+    this.#remember(a, p, a.byteLength);
+    return a;
+  }
+
+  #remember(key: object, path: string, bytes: number): string {
+    const entry: CachedFile = { path, bytes, evicted: false };
     this.#files.set(key, entry);
     this.#order.push(entry);
     this.#cached += entry.bytes;
@@ -74,7 +96,7 @@ export class NativeSession {
         // already gone
       }
     }
-    return entry.path;
+    return path;
   }
 
   readF64(p: string, count: number): Float64Array {
