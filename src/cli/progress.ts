@@ -59,13 +59,17 @@ export interface Steps {
 export function stepBar(io: CliIO, label: string, total: number, quiet = false): Steps {
   const bar = progressBar(io, label, quiet);
   let step = 0;
+  let finished = false;
   return {
     next(what) {
       bar.update(step, total, label, what);
       step = Math.min(step + 1, total);
     },
+    // Idempotent: callers finish on success and again in a `finally`.
     done() {
-      bar.update(total, total, label);
+      if (finished) return;
+      finished = true;
+      if (step > 0) bar.update(total, total, label);
       bar.done();
     },
   };
