@@ -106,6 +106,24 @@ const comment = (s: string) => s.replace(/\*\//g, '* /');
 /** Tiles of the C_n^4 kernels: 4 rows, the writer's default (the kernels assume it). */
 const TILE_ROWS = 4;
 
+/**
+ * Lane masks of a C_n^4 group of 4 rows (row i in bits 4i..4i+3) by code byte, for
+ * n = 1 (code: the pruned position) and n = 3 (the kept one): ssmc_cn4.h's AVX-512
+ * kernels expand a group's kept values with it.
+ */
+function groupMasks(n: 1 | 3): string {
+  const out: string[] = [];
+  for (let c = 0; c < 256; c++) {
+    let m = 0;
+    for (let i = 0; i < 4; i++) {
+      const code = (c >> (2 * i)) & 3;
+      m |= (n === 1 ? 15 & ~(1 << code) : 1 << code) << (4 * i);
+    }
+    out.push(`0x${m.toString(16).padStart(4, '0')}`);
+  }
+  return out.join(', ');
+}
+
 /** A C string literal (UTF-8 bytes; anything but plain printable ASCII as octal escapes). */
 function cString(s: string): string {
   let out = '"';
@@ -293,6 +311,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
       { suf: 'f16', wt: 'uint16_t', vb: 2 },
     ],
     segTables,
+    mask16: [groupMasks(1), groupMasks(3)],
     kernels,
     decode: dplan,
     prefill: pplan,

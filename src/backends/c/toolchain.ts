@@ -19,6 +19,12 @@ export interface BuildOptions {
   readonly sanitize?: boolean;
   /** Optimisation flags (default -O3). */
   readonly opt?: string;
+  /**
+   * Host builds: -march=native (default on), so that the kernels take the machine's
+   * widest vectors (AVX-512 / AVX2 + F16C on x86; ssmc_kernels.h picks by the
+   * compiler's macros). Ignored for aarch64 cross builds.
+   */
+  readonly native?: boolean;
   /** Extra compiler flags. */
   readonly cflags?: readonly string[];
   /** Name of the program in the folder (default ssmc_driver). */
@@ -100,7 +106,8 @@ export function compileCommand(opts: BuildOptions = {}): string[] {
   const defs = simd === 'simde' ? ['-DSSMC_USE_SIMDE'] : simd === 'plain' ? ['-DSSMC_PLAIN_C'] : [];
   const san = opts.sanitize ? ['-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'] : [];
   const opt = splitCommand(opts.opt ?? (opts.sanitize ? '-O1' : '-O3'));
-  return [...cc, ...opt, '-std=c11', ...defs, ...san, ...(opts.cflags ?? []), '-o', opts.output ?? 'ssmc_driver', ...SOURCES, '-lm', '-lpthread'];
+  const march = arch === 'host' && opts.native !== false && !(opts.cflags ?? []).some((f) => /^-m(arch|cpu)=/.test(f)) ? ['-march=native'] : [];
+  return [...cc, ...opt, '-std=c11', ...defs, ...march, ...san, ...(opts.cflags ?? []), '-o', opts.output ?? 'ssmc_driver', ...SOURCES, '-lm', '-lpthread'];
 }
 
 /** Compiles the driver in `dir`; returns the program's path. */

@@ -105,6 +105,25 @@ describe('C backend (native, NEON through SIMDe)', () => {
     expect(relErr(f16.prefill(tokens), f32.prefill(tokens))).toBeLessThan(2e-2);
   });
 
+  // Host builds take -march=native: on this kind of machine the runs above exercise the
+  // AVX-512 kernels; these take the AVX2 + F16C ones and the NEON code through SIMDe.
+  it.runIf(process.arch === 'x64')('equals the interpreter with the AVX2 + F16C kernels and with NEON through SIMDe (x86)', () => {
+    for (const cflags of [['-mno-avx512f'], ['-DSSMC_NO_X86']]) {
+      fc.assert(
+        fc.property(arbCase, ({ graph, ref, tokens }) => {
+          const c = runner(build(graph, { cflags }));
+          differential(c, new InterpRunner(ref), tokens, F32_TOL);
+          c.close();
+        }),
+        { seed, numRuns: 3 },
+      );
+    }
+    // d_state 16: the vector exp of the scan at 8 lanes.
+    const g = buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' });
+    const avx2 = runner(build(g, { cflags: ['-mno-avx512f'] }, 16));
+    differential(avx2, new InterpRunner(g), Int32Array.from(new TextEncoder().encode('KATHARINA:\nA pretty peat!')), F32_TOL);
+  });
+
   it('rejects tokens outside the vocabulary without touching the state', () => {
     const ck = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 5, dState: 2, dConv: 2, expand: 1, dInner: 4, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 7);
     const g = buildMambaGraph(ck, { mode: 'decode' });

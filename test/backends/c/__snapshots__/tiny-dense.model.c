@@ -18,233 +18,113 @@ const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
   { "l0.out_proj", 0, 0, 2, { 4, 8 }, 128u, 0, NULL }, /* 10 */
   { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 11 */
 };
-/* y[16] = W[16,4] x (float weights, f32 accumulation): tiles of 4 rows
- * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
+/* y[16] = W[16,4] x (float weights, f32 accumulation): the rows [r0, r1) are
+ * read as two sequential streams, the range's two halves side by side (ssmc_dot2). */
 static void k0_linear_mv(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
   float *y = a->y;
-  int r = r0;
-#if SSMC_NEON
-  for (; r + 4 <= r1; r += 4) {
-    const float *w0 = W + (size_t)r * 4, *w1 = w0 + 4, *w2 = w1 + 4, *w3 = w2 + 4;
-    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-    int k = 0;
-    for (; k + 8 <= 4; k += 8) {
-      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
-      float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0); c2 = vfmaq_f32(c2, ssmc_ld4_f32(w2 + k + 4), x1);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0); c3 = vfmaq_f32(c3, ssmc_ld4_f32(w3 + k + 4), x1);
-    }
-    for (; k + 4 <= 4; k += 4) {
-      float32x4_t x0 = vld1q_f32(x + k);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0);
-    }
-    float s0 = vaddvq_f32(vaddq_f32(a0, c0)), s1 = vaddvq_f32(vaddq_f32(a1, c1));
-    float s2 = vaddvq_f32(vaddq_f32(a2, c2)), s3 = vaddvq_f32(vaddq_f32(a3, c3));
-    for (; k < 4; k++) {
-      s0 += ssmc_cv_f32(w0[k]) * x[k]; s1 += ssmc_cv_f32(w1[k]) * x[k];
-      s2 += ssmc_cv_f32(w2[k]) * x[k]; s3 += ssmc_cv_f32(w3[k]) * x[k];
-    }
-    y[r] = b ? s0 + b[r] : s0;
-    y[r + 1] = b ? s1 + b[r + 1] : s1;
-    y[r + 2] = b ? s2 + b[r + 2] : s2;
-    y[r + 3] = b ? s3 + b[r + 3] : s3;
+  const int h = (r1 - r0) / 2;
+  for (int i = 0; i < h; i++) {
+    const int ra = r0 + i, rb = r0 + h + i;
+    float sa, sb;
+    ssmc_dot2_f32(W + (size_t)ra * 4, W + (size_t)rb * 4, x, 4, &sa, &sb);
+    y[ra] = b ? sa + b[ra] : sa;
+    y[rb] = b ? sb + b[rb] : sb;
   }
-#endif
-  for (; r < r1; r++) {
-    float s = ssmc_dot_f32(W + (size_t)r * 4, x, 4);
+  if ((r1 - r0) & 1) {
+    const int r = r1 - 1;
+    const float s = ssmc_dot_f32(W + (size_t)r * 4, x, 4);
     y[r] = b ? s + b[r] : s;
   }
 }
-/* y[5] = W[5,8] x (float weights, f32 accumulation): tiles of 4 rows
- * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
+/* y[5] = W[5,8] x (float weights, f32 accumulation): the rows [r0, r1) are
+ * read as two sequential streams, the range's two halves side by side (ssmc_dot2). */
 static void k1_linear_mv(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
   float *y = a->y;
-  int r = r0;
-#if SSMC_NEON
-  for (; r + 4 <= r1; r += 4) {
-    const float *w0 = W + (size_t)r * 8, *w1 = w0 + 8, *w2 = w1 + 8, *w3 = w2 + 8;
-    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-    int k = 0;
-    for (; k + 8 <= 8; k += 8) {
-      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
-      float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0); c2 = vfmaq_f32(c2, ssmc_ld4_f32(w2 + k + 4), x1);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0); c3 = vfmaq_f32(c3, ssmc_ld4_f32(w3 + k + 4), x1);
-    }
-    for (; k + 4 <= 8; k += 4) {
-      float32x4_t x0 = vld1q_f32(x + k);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0);
-    }
-    float s0 = vaddvq_f32(vaddq_f32(a0, c0)), s1 = vaddvq_f32(vaddq_f32(a1, c1));
-    float s2 = vaddvq_f32(vaddq_f32(a2, c2)), s3 = vaddvq_f32(vaddq_f32(a3, c3));
-    for (; k < 8; k++) {
-      s0 += ssmc_cv_f32(w0[k]) * x[k]; s1 += ssmc_cv_f32(w1[k]) * x[k];
-      s2 += ssmc_cv_f32(w2[k]) * x[k]; s3 += ssmc_cv_f32(w3[k]) * x[k];
-    }
-    y[r] = b ? s0 + b[r] : s0;
-    y[r + 1] = b ? s1 + b[r + 1] : s1;
-    y[r + 2] = b ? s2 + b[r + 2] : s2;
-    y[r + 3] = b ? s3 + b[r + 3] : s3;
+  const int h = (r1 - r0) / 2;
+  for (int i = 0; i < h; i++) {
+    const int ra = r0 + i, rb = r0 + h + i;
+    float sa, sb;
+    ssmc_dot2_f32(W + (size_t)ra * 8, W + (size_t)rb * 8, x, 8, &sa, &sb);
+    y[ra] = b ? sa + b[ra] : sa;
+    y[rb] = b ? sb + b[rb] : sb;
   }
-#endif
-  for (; r < r1; r++) {
-    float s = ssmc_dot_f32(W + (size_t)r * 8, x, 8);
+  if ((r1 - r0) & 1) {
+    const int r = r1 - 1;
+    const float s = ssmc_dot_f32(W + (size_t)r * 8, x, 8);
     y[r] = b ? s + b[r] : s;
   }
 }
-/* y[8] = W[8,1] x (float weights, f32 accumulation): tiles of 4 rows
- * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
+/* y[8] = W[8,1] x (float weights, f32 accumulation): the rows [r0, r1) are
+ * read as two sequential streams, the range's two halves side by side (ssmc_dot2). */
 static void k2_linear_mv(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
   float *y = a->y;
-  int r = r0;
-#if SSMC_NEON
-  for (; r + 4 <= r1; r += 4) {
-    const float *w0 = W + (size_t)r * 1, *w1 = w0 + 1, *w2 = w1 + 1, *w3 = w2 + 1;
-    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-    int k = 0;
-    for (; k + 8 <= 1; k += 8) {
-      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
-      float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0); c2 = vfmaq_f32(c2, ssmc_ld4_f32(w2 + k + 4), x1);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0); c3 = vfmaq_f32(c3, ssmc_ld4_f32(w3 + k + 4), x1);
-    }
-    for (; k + 4 <= 1; k += 4) {
-      float32x4_t x0 = vld1q_f32(x + k);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0);
-    }
-    float s0 = vaddvq_f32(vaddq_f32(a0, c0)), s1 = vaddvq_f32(vaddq_f32(a1, c1));
-    float s2 = vaddvq_f32(vaddq_f32(a2, c2)), s3 = vaddvq_f32(vaddq_f32(a3, c3));
-    for (; k < 1; k++) {
-      s0 += ssmc_cv_f32(w0[k]) * x[k]; s1 += ssmc_cv_f32(w1[k]) * x[k];
-      s2 += ssmc_cv_f32(w2[k]) * x[k]; s3 += ssmc_cv_f32(w3[k]) * x[k];
-    }
-    y[r] = b ? s0 + b[r] : s0;
-    y[r + 1] = b ? s1 + b[r + 1] : s1;
-    y[r + 2] = b ? s2 + b[r + 2] : s2;
-    y[r + 3] = b ? s3 + b[r + 3] : s3;
+  const int h = (r1 - r0) / 2;
+  for (int i = 0; i < h; i++) {
+    const int ra = r0 + i, rb = r0 + h + i;
+    float sa, sb;
+    ssmc_dot2_f32(W + (size_t)ra * 1, W + (size_t)rb * 1, x, 1, &sa, &sb);
+    y[ra] = b ? sa + b[ra] : sa;
+    y[rb] = b ? sb + b[rb] : sb;
   }
-#endif
-  for (; r < r1; r++) {
-    float s = ssmc_dot_f32(W + (size_t)r * 1, x, 1);
+  if ((r1 - r0) & 1) {
+    const int r = r1 - 1;
+    const float s = ssmc_dot_f32(W + (size_t)r * 1, x, 1);
     y[r] = b ? s + b[r] : s;
   }
 }
-/* y[4] = W[4,8] x (float weights, f32 accumulation): tiles of 4 rows
- * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
+/* y[4] = W[4,8] x (float weights, f32 accumulation): the rows [r0, r1) are
+ * read as two sequential streams, the range's two halves side by side (ssmc_dot2). */
 static void k3_linear_mv(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
   float *y = a->y;
-  int r = r0;
-#if SSMC_NEON
-  for (; r + 4 <= r1; r += 4) {
-    const float *w0 = W + (size_t)r * 8, *w1 = w0 + 8, *w2 = w1 + 8, *w3 = w2 + 8;
-    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-    int k = 0;
-    for (; k + 8 <= 8; k += 8) {
-      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
-      float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0); c2 = vfmaq_f32(c2, ssmc_ld4_f32(w2 + k + 4), x1);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0); c3 = vfmaq_f32(c3, ssmc_ld4_f32(w3 + k + 4), x1);
-    }
-    for (; k + 4 <= 8; k += 4) {
-      float32x4_t x0 = vld1q_f32(x + k);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0);
-    }
-    float s0 = vaddvq_f32(vaddq_f32(a0, c0)), s1 = vaddvq_f32(vaddq_f32(a1, c1));
-    float s2 = vaddvq_f32(vaddq_f32(a2, c2)), s3 = vaddvq_f32(vaddq_f32(a3, c3));
-    for (; k < 8; k++) {
-      s0 += ssmc_cv_f32(w0[k]) * x[k]; s1 += ssmc_cv_f32(w1[k]) * x[k];
-      s2 += ssmc_cv_f32(w2[k]) * x[k]; s3 += ssmc_cv_f32(w3[k]) * x[k];
-    }
-    y[r] = b ? s0 + b[r] : s0;
-    y[r + 1] = b ? s1 + b[r + 1] : s1;
-    y[r + 2] = b ? s2 + b[r + 2] : s2;
-    y[r + 3] = b ? s3 + b[r + 3] : s3;
+  const int h = (r1 - r0) / 2;
+  for (int i = 0; i < h; i++) {
+    const int ra = r0 + i, rb = r0 + h + i;
+    float sa, sb;
+    ssmc_dot2_f32(W + (size_t)ra * 8, W + (size_t)rb * 8, x, 8, &sa, &sb);
+    y[ra] = b ? sa + b[ra] : sa;
+    y[rb] = b ? sb + b[rb] : sb;
   }
-#endif
-  for (; r < r1; r++) {
-    float s = ssmc_dot_f32(W + (size_t)r * 8, x, 8);
+  if ((r1 - r0) & 1) {
+    const int r = r1 - 1;
+    const float s = ssmc_dot_f32(W + (size_t)r * 8, x, 8);
     y[r] = b ? s + b[r] : s;
   }
 }
-/* y[6] = W[6,4] x (float weights, f32 accumulation): tiles of 4 rows
- * (4 weight streams, x reused from L1), 8 vector accumulators per tile. */
+/* y[6] = W[6,4] x (float weights, f32 accumulation): the rows [r0, r1) are
+ * read as two sequential streams, the range's two halves side by side (ssmc_dot2). */
 static void k4_linear_mv(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
   float *y = a->y;
-  int r = r0;
-#if SSMC_NEON
-  for (; r + 4 <= r1; r += 4) {
-    const float *w0 = W + (size_t)r * 4, *w1 = w0 + 4, *w2 = w1 + 4, *w3 = w2 + 4;
-    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-    int k = 0;
-    for (; k + 8 <= 4; k += 8) {
-      SSMC_PREFETCH(w0 + k); SSMC_PREFETCH(w1 + k); SSMC_PREFETCH(w2 + k); SSMC_PREFETCH(w3 + k);
-      float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0); c0 = vfmaq_f32(c0, ssmc_ld4_f32(w0 + k + 4), x1);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0); c1 = vfmaq_f32(c1, ssmc_ld4_f32(w1 + k + 4), x1);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0); c2 = vfmaq_f32(c2, ssmc_ld4_f32(w2 + k + 4), x1);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0); c3 = vfmaq_f32(c3, ssmc_ld4_f32(w3 + k + 4), x1);
-    }
-    for (; k + 4 <= 4; k += 4) {
-      float32x4_t x0 = vld1q_f32(x + k);
-      a0 = vfmaq_f32(a0, ssmc_ld4_f32(w0 + k), x0);
-      a1 = vfmaq_f32(a1, ssmc_ld4_f32(w1 + k), x0);
-      a2 = vfmaq_f32(a2, ssmc_ld4_f32(w2 + k), x0);
-      a3 = vfmaq_f32(a3, ssmc_ld4_f32(w3 + k), x0);
-    }
-    float s0 = vaddvq_f32(vaddq_f32(a0, c0)), s1 = vaddvq_f32(vaddq_f32(a1, c1));
-    float s2 = vaddvq_f32(vaddq_f32(a2, c2)), s3 = vaddvq_f32(vaddq_f32(a3, c3));
-    for (; k < 4; k++) {
-      s0 += ssmc_cv_f32(w0[k]) * x[k]; s1 += ssmc_cv_f32(w1[k]) * x[k];
-      s2 += ssmc_cv_f32(w2[k]) * x[k]; s3 += ssmc_cv_f32(w3[k]) * x[k];
-    }
-    y[r] = b ? s0 + b[r] : s0;
-    y[r + 1] = b ? s1 + b[r + 1] : s1;
-    y[r + 2] = b ? s2 + b[r + 2] : s2;
-    y[r + 3] = b ? s3 + b[r + 3] : s3;
+  const int h = (r1 - r0) / 2;
+  for (int i = 0; i < h; i++) {
+    const int ra = r0 + i, rb = r0 + h + i;
+    float sa, sb;
+    ssmc_dot2_f32(W + (size_t)ra * 4, W + (size_t)rb * 4, x, 4, &sa, &sb);
+    y[ra] = b ? sa + b[ra] : sa;
+    y[rb] = b ? sb + b[rb] : sb;
   }
-#endif
-  for (; r < r1; r++) {
-    float s = ssmc_dot_f32(W + (size_t)r * 4, x, 4);
+  if ((r1 - r0) & 1) {
+    const int r = r1 - 1;
+    const float s = ssmc_dot_f32(W + (size_t)r * 4, x, 4);
     y[r] = b ? s + b[r] : s;
   }
 }
@@ -258,7 +138,7 @@ static void k5_linear_mm(const void *arg, int r0, int r1) {
   float *y = a->y;
   const int T = a->T;
   int r = r0;
-#if SSMC_NEON
+#if SSMC_VW
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 4;
@@ -266,20 +146,20 @@ static void k5_linear_mm(const void *arg, int r0, int r1) {
     for (; t + 4 <= T; t += 4) {
       const float *xt[4];
       for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 4;
-      float32x4_t acc[4][4];
+      ssmc_vf acc[4][4];
       for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.f);
+        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
       int k = 0;
-      for (; k + 4 <= 4; k += 4) {
-        float32x4_t wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_ld4_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = vld1q_f32(xt[j] + k);
+      for (; k + SSMC_VW <= 4; k += SSMC_VW) {
+        ssmc_vf wv[4], xv[4];
+        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
+        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
         for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv[j]);
+          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
       }
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          float s = vaddvq_f32(acc[i][j]);
+          float s = ssmc_vsum(acc[i][j]);
           for (int kk = k; kk < 4; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
           y[(size_t)(t + j) * 16 + r + i] = b ? s + b[r + i] : s;
         }
@@ -309,7 +189,7 @@ static void k6_linear_mm(const void *arg, int r0, int r1) {
   float *y = a->y;
   const int T = a->T;
   int r = r0;
-#if SSMC_NEON
+#if SSMC_VW
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 8;
@@ -317,20 +197,20 @@ static void k6_linear_mm(const void *arg, int r0, int r1) {
     for (; t + 4 <= T; t += 4) {
       const float *xt[4];
       for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 8;
-      float32x4_t acc[4][4];
+      ssmc_vf acc[4][4];
       for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.f);
+        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
       int k = 0;
-      for (; k + 4 <= 8; k += 4) {
-        float32x4_t wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_ld4_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = vld1q_f32(xt[j] + k);
+      for (; k + SSMC_VW <= 8; k += SSMC_VW) {
+        ssmc_vf wv[4], xv[4];
+        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
+        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
         for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv[j]);
+          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
       }
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          float s = vaddvq_f32(acc[i][j]);
+          float s = ssmc_vsum(acc[i][j]);
           for (int kk = k; kk < 8; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
           y[(size_t)(t + j) * 5 + r + i] = b ? s + b[r + i] : s;
         }
@@ -360,7 +240,7 @@ static void k7_linear_mm(const void *arg, int r0, int r1) {
   float *y = a->y;
   const int T = a->T;
   int r = r0;
-#if SSMC_NEON
+#if SSMC_VW
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 1;
@@ -368,20 +248,20 @@ static void k7_linear_mm(const void *arg, int r0, int r1) {
     for (; t + 4 <= T; t += 4) {
       const float *xt[4];
       for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 1;
-      float32x4_t acc[4][4];
+      ssmc_vf acc[4][4];
       for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.f);
+        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
       int k = 0;
-      for (; k + 4 <= 1; k += 4) {
-        float32x4_t wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_ld4_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = vld1q_f32(xt[j] + k);
+      for (; k + SSMC_VW <= 1; k += SSMC_VW) {
+        ssmc_vf wv[4], xv[4];
+        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
+        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
         for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv[j]);
+          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
       }
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          float s = vaddvq_f32(acc[i][j]);
+          float s = ssmc_vsum(acc[i][j]);
           for (int kk = k; kk < 1; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
           y[(size_t)(t + j) * 8 + r + i] = b ? s + b[r + i] : s;
         }
@@ -411,7 +291,7 @@ static void k8_linear_mm(const void *arg, int r0, int r1) {
   float *y = a->y;
   const int T = a->T;
   int r = r0;
-#if SSMC_NEON
+#if SSMC_VW
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 8;
@@ -419,20 +299,20 @@ static void k8_linear_mm(const void *arg, int r0, int r1) {
     for (; t + 4 <= T; t += 4) {
       const float *xt[4];
       for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 8;
-      float32x4_t acc[4][4];
+      ssmc_vf acc[4][4];
       for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.f);
+        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
       int k = 0;
-      for (; k + 4 <= 8; k += 4) {
-        float32x4_t wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_ld4_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = vld1q_f32(xt[j] + k);
+      for (; k + SSMC_VW <= 8; k += SSMC_VW) {
+        ssmc_vf wv[4], xv[4];
+        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
+        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
         for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv[j]);
+          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
       }
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          float s = vaddvq_f32(acc[i][j]);
+          float s = ssmc_vsum(acc[i][j]);
           for (int kk = k; kk < 8; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
           y[(size_t)(t + j) * 4 + r + i] = b ? s + b[r + i] : s;
         }
@@ -462,7 +342,7 @@ static void k9_linear_mm(const void *arg, int r0, int r1) {
   float *y = a->y;
   const int T = a->T;
   int r = r0;
-#if SSMC_NEON
+#if SSMC_VW
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 4;
@@ -470,20 +350,20 @@ static void k9_linear_mm(const void *arg, int r0, int r1) {
     for (; t + 4 <= T; t += 4) {
       const float *xt[4];
       for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 4;
-      float32x4_t acc[4][4];
+      ssmc_vf acc[4][4];
       for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.f);
+        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
       int k = 0;
-      for (; k + 4 <= 4; k += 4) {
-        float32x4_t wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_ld4_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = vld1q_f32(xt[j] + k);
+      for (; k + SSMC_VW <= 4; k += SSMC_VW) {
+        ssmc_vf wv[4], xv[4];
+        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
+        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
         for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv[j]);
+          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
       }
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          float s = vaddvq_f32(acc[i][j]);
+          float s = ssmc_vsum(acc[i][j]);
           for (int kk = k; kk < 4; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
           y[(size_t)(t + j) * 6 + r + i] = b ? s + b[r + i] : s;
         }
@@ -597,18 +477,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
-      for (int c = 0; c < 8; c++) {
-        const float d = dt[c], dx = d * xt[c];
-        float *Sc = S + c * 2;
-        const float *Ac = A + c * 2;
-        float acc = 0.f;
-        for (int j = 0; j < 2; j++) {
-          const float v = expf(d * Ac[j]) * Sc[j] + dx * B[j];
-          Sc[j] = v;
-          acc += v * C[j];
-        }
-        y[c] = acc;
-      }
+      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
@@ -750,18 +619,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
-      for (int c = 0; c < 8; c++) {
-        const float d = dt[c], dx = d * xt[c];
-        float *Sc = S + c * 2;
-        const float *Ac = A + c * 2;
-        float acc = 0.f;
-        for (int j = 0; j < 2; j++) {
-          const float v = expf(d * Ac[j]) * Sc[j] + dx * B[j];
-          Sc[j] = v;
-          acc += v * C[j];
-        }
-        y[c] = acc;
-      }
+      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */

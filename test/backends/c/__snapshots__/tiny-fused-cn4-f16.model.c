@@ -251,18 +251,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
-      for (int c = 0; c < 8; c++) {
-        const float d = dt[c], dx = d * xt[c];
-        float *Sc = S + c * 2;
-        const float *Ac = A + c * 2;
-        float acc = 0.f;
-        for (int j = 0; j < 2; j++) {
-          const float v = expf(d * Ac[j]) * Sc[j] + dx * B[j];
-          Sc[j] = v;
-          acc += v * C[j];
-        }
-        y[c] = acc;
-      }
+      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
@@ -403,18 +392,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
-      for (int c = 0; c < 8; c++) {
-        const float d = dt[c], dx = d * xt[c];
-        float *Sc = S + c * 2;
-        const float *Ac = A + c * 2;
-        float acc = 0.f;
-        for (int j = 0; j < 2; j++) {
-          const float v = expf(d * Ac[j]) * Sc[j] + dx * B[j];
-          Sc[j] = v;
-          acc += v * C[j];
-        }
-        y[c] = acc;
-      }
+      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
