@@ -19,7 +19,7 @@ import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { printGraph } from '../../src/ir/text/index.ts';
 import { repoRoot } from '../helpers/paths.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
-import { fcOptions, Tally } from './harness.ts';
+import { fcOptions, Tally, TIME_SCALE } from './harness.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ssmc-fuzz-cli-'));
 const inputs = join(root, 'inputs');
@@ -199,7 +199,7 @@ describe('CLI flag fuzz', () => {
         expect([0, 1, 2], what).toContain(code);
         if (code !== 0) expect(stderr.length, what).toBeGreaterThan(0);
         // Usage errors are found before any work; everything else runs on a tiny model.
-        expect(ms, what).toBeLessThan(code === 2 ? 2000 : 20_000);
+        expect(ms, what).toBeLessThan((code === 2 ? 2000 : 20_000) * TIME_SCALE);
         expect(leftovers(caseDir), what).toEqual([]);
         expect(leftovers(inputs), what).toEqual([]);
         rmSync(caseDir, { recursive: true, force: true });

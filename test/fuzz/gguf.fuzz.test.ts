@@ -8,7 +8,7 @@ import { memorySource } from '../../src/frontend/bytes.ts';
 import { openGguf } from '../../src/frontend/gguf.ts';
 import { byteMutation, cut, fcOptions, HOSTILE_U64, mutateBytes, Tally, truncation, typedOnly } from './harness.ts';
 
-const LIMITS = { ms: 250 };
+const LIMITS = { ms: 1000 };
 
 type Width = 4 | 8;
 interface Field { readonly at: number; readonly width: Width; readonly what: string }

@@ -61,7 +61,7 @@ function edited(base: Record<string, unknown>, edits: ReadonlyArray<{ key: strin
 describe('config.json fuzz', () => {
   it('arbitrary JSON documents: typed errors only', () => {
     const tally = new Tally();
-    fc.assert(fc.property(fc.jsonValue(), (j) => void typedOnly(() => configFromHfJson(j, 'config.json'), JSON.stringify(j)?.length ?? 0, { ms: 100 }, tally)), fcOptions(300));
+    fc.assert(fc.property(fc.jsonValue(), (j) => void typedOnly(() => configFromHfJson(j, 'config.json'), JSON.stringify(j)?.length ?? 0, { ms: 500 }, tally)), fcOptions(300));
     expect(tally.count('E_CONFIG')).toBeGreaterThan(0);
   });
 
@@ -70,7 +70,7 @@ describe('config.json fuzz', () => {
     fc.assert(
       fc.property(baseConfigs, fc.array(configEdit, { minLength: 1, maxLength: 4 }), (base, edits) => {
         const json = edited(base, edits);
-        typedOnly(() => configFromHfJson(json, 'config.json'), JSON.stringify(json).length, { ms: 100 }, tally);
+        typedOnly(() => configFromHfJson(json, 'config.json'), JSON.stringify(json).length, { ms: 500 }, tally);
       }),
       fcOptions(600),
     );
@@ -86,7 +86,7 @@ describe('config.json fuzz', () => {
         const text = mutateText(JSON.stringify(base, null, 2), ms);
         const path = join(dir, `config-${serial++}.json`);
         writeFileSync(path, text);
-        typedOnly(() => readHfConfig(path), text.length, { ms: 100 }, tally);
+        typedOnly(() => readHfConfig(path), text.length, { ms: 500 }, tally);
       }),
       fcOptions(300),
     );

@@ -9,7 +9,7 @@ import { fileChecksum, H, packWeights, readPackedWeights, unpack } from '../../s
 import { arbGraph } from '../../src/testing/arbitraries.ts';
 import { byteMutation, fcOptions, HOSTILE_U64, mutateBytes, Tally, typedOnly } from './harness.ts';
 
-const LIMITS = { ms: 250 };
+const LIMITS = { ms: 1000 };
 
 const fileArb = fc
   .tuple(arbGraph({ maxNodes: 5 }), fc.constantFrom<'f32' | 'f16'>('f32', 'f16'), fc.integer({ min: 1, max: 5 }))

@@ -10,7 +10,7 @@ import { listPasses, PassManager, resolvePipeline } from '../../src/passes/index
 import type { OptionSpec, PipelineValue } from '../../src/passes/index.ts';
 import { fcOptions, mutateText, Tally, textMutation, typedOnly } from './harness.ts';
 
-const LIMITS = { ms: 100 };
+const LIMITS = { ms: 500 };
 
 function valueArb(spec: OptionSpec): fc.Arbitrary<PipelineValue> {
   switch (spec.kind) {

@@ -11,7 +11,7 @@ import type { RawTensor, StorageDType } from '../../src/frontend/raw-tensor.ts';
 import { openSafetensors, writeSafetensors } from '../../src/frontend/safetensors.ts';
 import { byteMutation, cut, fcOptions, mutateBytes, Tally, truncation, typedOnly } from './harness.ts';
 
-const LIMITS = { ms: 250 };
+const LIMITS = { ms: 1000 };
 const dir = mkdtempSync(join(tmpdir(), 'ssmc-fuzz-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -73,7 +73,7 @@ describe('tokenizer.json fuzz', () => {
           const stream = tok.streamDecoder();
           for (const id of ids) stream.push(id);
           stream.flush();
-        }, size, { ms: 500 }, tally);
+        }, size, { ms: 1000 }, tally);
       }),
       fcOptions(800),
     );
