@@ -16,3 +16,4 @@ export { InterpRunner } from './backends/interp/runner.ts';
 export { evaluateTokens } from './eval/perplexity.ts';
 export type { EvalResult } from './eval/perplexity.ts';
 export { generate } from './runtime/generate.ts';
+export * from './viz/index.ts';
