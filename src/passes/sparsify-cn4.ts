@@ -81,7 +81,8 @@ export const sparsifyCn4 = definePass({
     damp: option.float({ min: 0, default: 0.001, doc: 'Hessian dampening, as a fraction of mean(diag H)' }),
     blocksize: option.int({ min: 4, max: 65536, default: 128, doc: 'columns per lazy-update block of the OBS sweep' }),
     layers: option.string({ default: DEFAULT_LAYERS, doc: 'matrix kinds to prune, joined by , or + (in_proj, x_proj, dt_proj, out_proj, embedding = the tied head)' }),
-    'sens-tokens': option.int({ min: 0, default: 4096, doc: 'calibration tokens for the per-matrix sensitivity (0: unscaled damages)' }),
+    // 512 measured equal to 4096 on mamba-shakespeare-s (50%: 2.1950 vs 2.1938 bpb; 128: 2.1991) at 1/8 of the cost.
+    'sens-tokens': option.int({ min: 0, default: 512, doc: 'calibration tokens for the per-matrix sensitivity: the first N (one window cut to N when shorter); 0: unscaled damages' }),
     sens: option.enum(['kl', 'loss'], { default: 'kl', doc: 'sensitivity measure: KL(dense ‖ pruned) of the next-token distributions, or the calibration-loss difference' }),
     'sens-iters': option.int({ min: 0, max: 10, default: 0, doc: 're-measure sensitivities at the allocated pattern and re-allocate, this many times' }),
     realloc: option.bool({ default: true, doc: 're-allocate layer by layer from already-pruned statistics (adaptive)' }),
