@@ -99,12 +99,15 @@ describe('byte-identical outputs', () => {
     expect(hashes(join(root, 'g2'))).toEqual(g1);
   });
 
-  it('ir and logits', async () => {
+  it('ir (text, and the DOT and SVG pictures of a fused, pruned graph) and logits', async () => {
     for (const n of ['1', '2']) {
       await ok(['ir', gguf, '--mode', 'prefill', '--seq-len', '8', '-o', join(root, `p${n}.ir`)]);
+      for (const format of ['dot', 'svg']) await ok(['ir', model, '--pipeline', 'sparsify-cn4{method=magnitude n=2},fuse-ops', '--format', format, '-o', join(root, `g${n}.${format}`)]);
       await ok(['logits', model, '--tokens', '1,2,3,250', '--n', '2', '--method', 'magnitude', '--out', join(root, `l${n}.f32`)]);
     }
     expect(hashes(join(root, 'p2.ir'))).toEqual(hashes(join(root, 'p1.ir')));
+    expect(hashes(join(root, 'g2.dot'))).toEqual(hashes(join(root, 'g1.dot')));
+    expect(hashes(join(root, 'g2.svg'))).toEqual(hashes(join(root, 'g1.svg')));
     expect(hashes(join(root, 'l2.f32'))).toEqual(hashes(join(root, 'l1.f32')));
   });
 

@@ -91,11 +91,12 @@ async function expectFailsCleanly(args: (out: string) => string[], env: Record<s
 }
 
 describe('writing commands: inputs unchanged, exactly the outputs on success', () => {
-  it('ir -o, from a model and from an IR file', async () => {
+  it('ir -o, from a model and from an IR file, as text and as SVG', async () => {
     const d = outDir();
     expect((await runChecked(['ir', model, '-o', join(d, 'model.ir')])).code).toBe(0);
     expect((await runChecked(['ir', irFile, '-o', join(d, 'again.ir')])).code).toBe(0);
-    expect(readdirSync(d).sort()).toEqual(['again.ir', 'model.ir']);
+    expect((await runChecked(['ir', model, '--format', 'svg', '-o', join(d, 'model.svg')])).code).toBe(0);
+    expect(readdirSync(d).sort()).toEqual(['again.ir', 'model.ir', 'model.svg']);
     // The same graph printed canonically both ways.
     expect(readFileSync(join(d, 'again.ir'), 'utf8')).toBe(readFileSync(join(d, 'model.ir'), 'utf8'));
   });
@@ -144,6 +145,7 @@ describe('failing runs leave nothing behind', () => {
     await expectFailsCleanly((d) => ['prune', model, '--n', '2', '--format', 'hf', '-o', join(d, 'x')], {}, 2);
     await expectFailsCleanly((d) => ['compile', model, '--target', 'c', '--chunk', '0', '-o', join(d, 'x')], {}, 2);
     await expectFailsCleanly((d) => ['ir', model, '--seq-len', 'NaN', '-o', join(d, 'x.ir')], {}, 2);
+    await expectFailsCleanly((d) => ['ir', model, '--format', 'png', '-o', join(d, 'x.png')], {}, 2);
     await expectFailsCleanly((d) => ['logits', model, '--tokens', '1,,2', '--out', join(d, 'x')], {}, 2);
   });
 
