@@ -3,6 +3,19 @@
 // speedups against their byte ratios, prefill against decode, and the issue's targets.
 import { writeFileSync } from 'node:fs';
 import { describeMachine } from '../../src/util/machine.ts';
+import { execFileSync } from 'node:child_process';
+
+/** lscpu's model, family, caches and hypervisor, when lscpu runs (the VM's CPU as reported). */
+function lscpuLine(): string {
+  try {
+    const out = execFileSync('lscpu', { encoding: 'utf8' });
+    const get = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(out)?.[1].trim();
+    const parts = [get('Model name'), get('CPU family') && `family ${get('CPU family')} model ${get('Model')}`, get('L2 cache') && `L2 ${get('L2 cache')}`, get('L3 cache') && `L3 ${get('L3 cache')}`, get('Hypervisor vendor') && `under ${get('Hypervisor vendor')}`];
+    return `\nlscpu: ${parts.filter(Boolean).join(', ')}; machine kind \`node\` (/work/.library/env/machines/node.md: 2 cores, 24 GiB, shared by the team)`;
+  } catch {
+    return '';
+  }
+}
 
 export interface Measured {
   cases: Array<{ name: string; dtype: 'f32' | 'f16'; dense: string; bytes: number; sparsity: number; pipeline: string }>;
@@ -69,7 +82,7 @@ export function writeReport(path: string, r: { m: Measured; threadCounts: number
   const bwRows = r.threadCounts.map((T) => `| ${T} | ${f(median(m.bandwidth[String(T)]), 1)} | ${m.bandwidth[String(T)].map((x) => f(x, 1)).join(', ')} |`);
   const text = `# Decode benchmark: C backend vs read bandwidth and llama.cpp (130m synthetic)
 
-Machine: ${describeMachine()}
+Machine: ${describeMachine()}${lscpuLine()}
 Date: ${r.started.toISOString().slice(0, 16).replace('T', ' ')} UTC
 Command: \`${r.command}\`
 Load average (1, 5, 15 min) at the start, after each repetition: ${r.loads.map((l) => l.map((x) => x.toFixed(2)).join('/')).join('; ')}
@@ -81,8 +94,9 @@ bandwidth, every C case and llama.cpp in turn, in a rotating order). With a load
 average near the core count, the 2-thread figures in particular measure contention.
 
 Model: \`synthCheckpoint('130m', seed 0)\` (d_model 768, 24 layers, vocab 50280, tied
-head). C cases: \`ssmc\` C backend, NEON through SIMDe, \`-O3 -march=native\`, weights in
-the packed SSMCPACK file; decode timed by the driver over ${r.tokens} tokens after 2 warm-up
+head). C cases: \`ssmc\` C backend, \`-O3 -march=native\`: the weight-streaming kernels
+(decode matrix-vector, C_n^4 tiles, prefill blocks, the scan's exp) in native AVX-512, the
+rest NEON through SIMDe; weights in the packed SSMCPACK file; decode timed by the driver over ${r.tokens} tokens after 2 warm-up
 steps, logits computed every step. llama.cpp: node-llama-cpp 3.21.1 (CPU build), the GGUF
 of the same weights (\`writeSynthModel(..., format 'gguf')\`), one token per evaluation
 with the next token's logits, same thread count. Sparse cases are pruned with
