@@ -84,6 +84,7 @@ export const sparsifyCn4 = definePass({
     // 512 measured equal to 4096 on mamba-shakespeare-s (50%: 2.1950 vs 2.1938 bpb; 128: 2.1991) at 1/8 of the cost.
     'sens-tokens': option.int({ min: 0, default: 512, doc: 'calibration tokens for the per-matrix sensitivity: the first N (one window cut to N when shorter); 0: unscaled damages' }),
     sens: option.enum(['kl', 'loss'], { default: 'kl', doc: 'sensitivity measure: KL(dense ‖ pruned) of the next-token distributions, or the calibration-loss difference' }),
+    'sens-paths': option.bool({ default: false, doc: 'one sensitivity per output path of a matrix (in_proj x|z, x_proj dt|B|C: the parts a split sends different ways)' }),
     'sens-iters': option.int({ min: 0, max: 10, default: 0, doc: 're-measure sensitivities at the allocated pattern and re-allocate, this many times' }),
     realloc: option.bool({ default: true, doc: 're-allocate layer by layer from already-pruned statistics (adaptive)' }),
     refit: option.bool({ default: true, doc: "compensate toward the dense model's layer outputs, cancelling the error of earlier layers (adaptive)" }),
@@ -100,7 +101,7 @@ export const sparsifyCn4 = definePass({
       res =
         plan.pattern === 'uniform'
           ? pruneUniform(graph, targets, plan.method, plan.n, common, ctx)
-          : pruneAdaptive(graph, targets, plan, { ...common, sensTokens: o['sens-tokens'], sens: o.sens, sensIters: o['sens-iters'], realloc: o.realloc, refit: o.refit }, ctx);
+          : pruneAdaptive(graph, targets, plan, { ...common, sensTokens: o['sens-tokens'], sens: o.sens, sensPaths: o['sens-paths'], sensIters: o['sens-iters'], realloc: o.realloc, refit: o.refit }, ctx);
     } finally {
       kernels.close();
     }
@@ -270,6 +271,7 @@ interface AdaptiveOptions extends Common {
   readonly sensTokens: number;
   readonly sens: 'kl' | 'loss';
   readonly sensIters: number;
+  readonly sensPaths: boolean;
   readonly realloc: boolean;
   readonly refit: boolean;
 }
@@ -290,13 +292,32 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
   const tables: Float64Array[] = [];
   const results: (Float32Array | undefined)[][] = [];
   const W0s: Float64Array[] = [];
-  const rises: number[] = [];
-  const d2: number[] = [];
+  // Sensitivities are measured per path: the row ranges of a matrix whose outputs a
+  // split sends different ways (in_proj: x | z; x_proj: dt | B | C) with `sens-paths`,
+  // else the whole matrix. Flat over (matrix, path).
+  const paths = targets.map((t) => (o.sensPaths ? rowPaths(graph, t) : [[0, t.rows] as const]));
+  const flat: { j: number; a: number; b: number }[] = [];
+  const pathOfRow = targets.map((t, j) => {
+    const idx = new Int32Array(t.rows);
+    for (const [a, b] of paths[j]) {
+      for (let r = a; r < b; r++) idx[r] = flat.length;
+      flat.push({ j, a, b });
+    }
+    return idx;
+  });
+  const rises = new Array<number>(flat.length).fill(0);
+  const d2 = new Array<number>(flat.length).fill(0);
   const sens = o.sensTokens > 0;
   const denseLoss = sens ? cal.loss(dense, o.sensTokens) : 0;
   const ref = sens && o.sens === 'kl' ? cal.logProbs(dense, o.sensTokens) : undefined;
   /** Calibration-loss rise of `store` (KL to dense, or the loss difference), from the current anchor. */
   const rise = (store: WeightStore) => (ref ? cal.kl(store, ref, o.sensTokens) : cal.loss(store, o.sensTokens) - denseLoss);
+  /** W0 with rows [a, b) taken from W. */
+  const mixRows = (W0: Float64Array, W: Float64Array, K: number, a: number, b: number) => {
+    const out = W0.slice();
+    out.set(W.subarray(a * K, b * K), a * K);
+    return out;
+  };
   const steps = targets.length * (2 + o.sensIters);
   let step = 0;
   targets.forEach((t, j) => {
@@ -307,40 +328,45 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
     tables.push(m.table);
     W0s.push(W0);
     results.push(o.sensIters > 0 ? m.results.map((r) => (r ? Float32Array.from(r) : undefined)) : []);
-    let s2 = 0;
-    for (let r = 0; r < t.rows; r++) s2 += m.table[r * 5 + 2];
-    d2.push(s2);
-    rises.push(sens ? rise(dense.with(t.weight, fromF64(m.results[2]!, t.dtype))) : 1);
+    for (let r = 0; r < t.rows; r++) d2[pathOfRow[j][r]] += m.table[r * 5 + 2];
+    for (const [a, b] of paths[j]) {
+      const Wp = paths[j].length === 1 ? m.results[2]! : mixRows(W0, m.results[2]!, t.cols, a, b);
+      rises[pathOfRow[j][a]] = sens ? rise(dense.with(t.weight, fromF64(Wp, t.dtype))) : 1;
+    }
     if (j + 1 < targets.length) cal.advance(dense);
   });
   let scales = sensitivityScales(rises, d2);
   const scaled = (table: Float64Array, j: number) => {
     const s = table.slice();
-    for (let i = 0; i < s.length; i++) s[i] *= scales[j];
+    for (let r = 0; r < table.length / 5; r++) for (let n = 0; n < 5; n++) s[r * 5 + n] *= scales[pathOfRow[j][r]];
     return s;
   };
   let mats: AllocMatrix[] = targets.map((t, j) => ({ rows: t.rows, damage: scaled(tables[j], j), gain: gains[j] }));
-  // 1b. Sensitivities at the operating point: each matrix alone pruned to its allocated
+  // 1b. Sensitivities at the operating point: each path alone pruned to its allocated
   // pattern, rescaled, allocated again (the 2:4 figure misjudges matrices the allocator
   // then prunes far more or far less than 2:4).
   for (let it = 0; sens && it < o.sensIters; it++) {
     const alloc = allocate(mats, targetGain, tol).n;
     cal.reset();
-    const r: number[] = [];
-    const d: number[] = [];
+    const r = new Array<number>(flat.length).fill(0);
+    const d = new Array<number>(flat.length).fill(0);
     targets.forEach((t, j) => {
       ctx.progress('sensitivities', step++, steps);
-      let dj = 0;
-      for (let row = 0; row < t.rows; row++) dj += tables[j][row * 5 + alloc[j][row]];
-      d.push(dj);
-      r.push(dj > 0 ? rise(dense.with(t.weight, fromF64(assemble(W0s[j], results[j], t.rows, t.cols, alloc[j]), t.dtype))) : 0);
+      for (let row = 0; row < t.rows; row++) d[pathOfRow[j][row]] += tables[j][row * 5 + alloc[j][row]];
+      const W = assemble(W0s[j], results[j], t.rows, t.cols, alloc[j]);
+      for (const [a, b] of paths[j]) {
+        const p = pathOfRow[j][a];
+        r[p] = d[p] > 0 ? rise(dense.with(t.weight, fromF64(paths[j].length === 1 ? W : mixRows(W0s[j], W, t.cols, a, b), t.dtype))) : 0;
+      }
       if (j + 1 < targets.length) cal.advance(dense);
     });
-    // A matrix the allocation leaves dense keeps its previous scale.
+    // A path the allocation leaves dense keeps its previous scale.
     const next = sensitivityScales(r, d);
-    scales = scales.map((old, j) => (d[j] > 0 ? next[j] : old));
+    scales = scales.map((old, p) => (d[p] > 0 ? next[p] : old));
     mats = targets.map((t, j) => ({ rows: t.rows, damage: scaled(tables[j], j), gain: gains[j] }));
   }
+  /** The reported sensitivity of matrix j: the summed rises of its paths. */
+  const matrixRise = (j: number) => flat.reduce((acc, f, p) => (f.j === j ? acc + rises[p] : acc), 0);
   results.length = 0;
   const once = o.realloc ? undefined : allocate(mats, targetGain, tol).n;
 
@@ -375,7 +401,7 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
     for (let r = 0; r < t.rows; r++) fixed += gains[j][nr[r]];
     store = store.with(t.weight, fromF64(W, t.dtype));
     ns.push(nr);
-    layers.push(layerReport(k, t, nr, toF64(dense.get(t.weight), t.dtype), W, stats, o.sensTokens > 0 ? rises[j] : undefined));
+    layers.push(layerReport(k, t, nr, toF64(dense.get(t.weight), t.dtype), W, stats, o.sensTokens > 0 ? matrixRise(j) : undefined));
     if (j + 1 < targets.length) {
       cal.advance(store);
       calD?.advance(dense);
@@ -391,7 +417,30 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
 }
 
 /**
- * Loss rise per unit of n = 2 damage, per matrix. A rise at or below zero (noise: the
+ * The row ranges of a matrix whose output a `tensor.split` (the only reader of the
+ * linear's output) sends different ways; the whole matrix otherwise.
+ */
+function rowPaths(graph: Graph, t: PruneTarget): (readonly [number, number])[] {
+  const lin = graph.nodes.find((n) => n.op === 'nn.linear' && n.inputs[1] === t.weight);
+  const out = lin?.outputs[0]?.name;
+  const readers = graph.nodes.filter((n) => out !== undefined && n.inputs.includes(out));
+  if (readers.length === 1 && readers[0].op === 'tensor.split' && !graph.outputs.includes(out!)) {
+    const sizes = readers[0].attrs.sizes as readonly number[];
+    if (Array.isArray(sizes) && sizes.reduce((a, b) => a + b, 0) === t.rows) {
+      const res: (readonly [number, number])[] = [];
+      let a = 0;
+      for (const n of sizes) {
+        res.push([a, a + n]);
+        a += n;
+      }
+      return res;
+    }
+  }
+  return [[0, t.rows]];
+}
+
+/**
+ * Loss rise per unit of n = 2 damage, per matrix (or path). A rise at or below zero (noise: the
  * matrix barely matters) is floored at 1% of the median positive rise, so such a matrix
  * is cheap but not free.
  */

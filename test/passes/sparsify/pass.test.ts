@@ -91,9 +91,9 @@ describe('sparsify-cn4 on random models', () => {
         fc.double({ min: 0.05, max: 0.9, noNaN: true }),
         fc.constantFrom('wanda', 'obs'),
         fc.boolean(),
-        fc.record({ refit: fc.boolean(), iters: fc.integer({ min: 0, max: 1 }), sens: fc.constantFrom('kl', 'loss') }),
-        ({ graph, config, seed: s }, S, method, realloc, { refit, iters, sens }) => {
-          const { graph: g, report } = prune(graph, `sparsify-cn4{method=${method} sparsity=${S} realloc=${realloc} refit=${refit} sens=${sens} sens-iters=${iters} sens-tokens=64}`, {
+        fc.record({ refit: fc.boolean(), iters: fc.integer({ min: 0, max: 1 }), sens: fc.constantFrom('kl', 'loss'), paths: fc.boolean() }),
+        ({ graph, config, seed: s }, S, method, realloc, { refit, iters, sens, paths }) => {
+          const { graph: g, report } = prune(graph, `sparsify-cn4{method=${method} sparsity=${S} realloc=${realloc} refit=${refit} sens=${sens} sens-iters=${iters} sens-paths=${paths} sens-tokens=64}`, {
             calibration: { tokens: calibTokens(config.vocabSize, 128, s), window: 32 },
           });
           checkPattern(g);
