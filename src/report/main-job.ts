@@ -3,6 +3,7 @@
 // interpreter, and measure what a user cares about. Returns the report; rendering and
 // printing are the caller's.
 import { readFileSync } from 'node:fs';
+import { SsmcError } from '../errors.ts';
 import { join } from 'node:path';
 import { benchC } from '../backends/c/bench.ts';
 import { compileCached } from '../backends/c/compile.ts';
@@ -87,8 +88,8 @@ export function runMainJob(o: MainJobOptions): MainJobResult {
   const progress = o.onProgress ?? (() => {});
   const ck = loadCheckpoint(o.model);
   const dense = buildMambaGraph(ck, { mode: 'decode' });
-  const calib = readFileSync(join(o.model, 'calib.txt')).subarray(0, o.calibTokens ?? 8192);
-  const heldAll = readFileSync(join(o.model, 'heldout.txt'));
+  const calib = readText(o.model, 'calib.txt', 'the calibration text for pruning').subarray(0, o.calibTokens ?? 8192);
+  const heldAll = readText(o.model, 'heldout.txt', 'the held-out text for bits per byte');
   const held = Int32Array.from(heldAll.subarray(0, o.heldoutBytes ?? heldAll.length));
   const pipeline = o.pipeline ?? DEFAULT_PIPELINE;
 
@@ -196,5 +197,16 @@ function openclCheck(device: string, dense: Graph, sparse: Graph, tokens: Int32A
   } catch (e) {
     if (e instanceof OpenCLUnavailableError) return { skipped: e.message };
     throw e;
+  }
+}
+
+/** A text file the main job needs beside the model's weights; E_IO naming it and its role. */
+function readText(model: string, name: string, role: string): Uint8Array {
+  const file = join(model, name);
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message;
+    throw new SsmcError('E_IO', `${why}: the main job reads ${role} from ${name} in the model folder`, { file });
   }
 }

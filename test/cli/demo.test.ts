@@ -1,11 +1,12 @@
 // The main job, shortened (cheap pipeline, a slice of the held-out text): it writes a
 // report whose figures are consistent with what the parts measure on their own, and the
 // pictures report.md shows.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
+import { repoRoot } from '../helpers/paths.ts';
 import { checkChart } from '../viz/chart-check.ts';
 import { byClass, parseXml } from '../viz/xml.ts';
 
@@ -49,5 +50,16 @@ describe('ssmc demo (the main job)', () => {
     // The whole graph: one cluster per fused group, 6 per layer plus layer 0's embedding + norm.
     const whole = parseXml(readFileSync(join(out, 'graph.svg'), 'utf8'));
     expect(byClass(whole, 'cluster')).toHaveLength(6 * rep.model.n_layer + 1);
+  });
+
+  it('names a missing calibration text as an E_IO error on the model folder, and writes no report', async () => {
+    const model = mkdtempSync(join(tmpdir(), 'ssmc-demo-model-'));
+    cpSync(join(repoRoot, 'models/mamba-shakespeare-s'), model, { recursive: true });
+    rmSync(join(model, 'calib.txt'));
+    const out = join(mkdtempSync(join(tmpdir(), 'ssmc-demo-')), 'out');
+    const r = await runCli(['demo', '--model', model, '-o', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error\[E_IO\].*calib\.txt.*missing: the main job reads the calibration text/);
+    expect(existsSync(join(out, 'report.json'))).toBe(false);
   });
 });
