@@ -33,7 +33,7 @@ export class WeightStore {
 
   get(name: string): WeightArray {
     const a = this.#data.get(name);
-    if (!a) throw new SsmcError('E_MISSING_TENSOR', `no data for weight @${name}`);
+    if (!a) throw new SsmcError('E_MISSING_TENSOR', `no data for weight @${name} (a graph read from IR text carries weight types, not values)`);
     return a;
   }
 

@@ -112,8 +112,11 @@ export class PassManager {
 
   run(graph: Graph, ctx: RunContext = {}): PipelineResult {
     const doVerify = this.#opts.verify ?? true;
+    // A graph from IR text carries types only: structural passes run on it, and a pass
+    // that reads weight values fails naming the weight (E_MISSING_TENSOR).
+    const vopts = { requireWeightData: graph.weights.every((w) => graph.weightData.tryGet(w.name) !== undefined) };
     if (doVerify) {
-      const diags = verify(graph);
+      const diags = verify(graph, vopts);
       if (diags.length) {
         throw new SsmcError('E_VERIFY', `the input of the pipeline (graph @${graph.name}) is invalid:\n${diags.map((d) => formatDiagnostic(d)).join('\n')}`);
       }
@@ -144,7 +147,7 @@ export class PassManager {
       if (doVerify) {
         let diags;
         try {
-          diags = verify(out);
+          diags = verify(out, vopts);
         } catch (e) {
           throw this.#failure(i, input, 'E_VERIFY', `the graph after pass '${pass.name}' could not be verified: ${e instanceof Error ? e.message : String(e)}`, e);
         }
