@@ -9,7 +9,7 @@
 // Usage: npx tsx bench/opencl/speed.ts [--tokens 16] [--reps 3] [--only fixture]
 //                                      [--out bench/opencl/speed.md]
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -71,6 +71,10 @@ for (const c of CASES) {
   rows.push(`| ${c.name} | ${med.toFixed(2)} | ${(k.buffer / 2 ** 20).toFixed(1)} | ${(k.image2d / 2 ** 20).toFixed(1)} | ${manifest.decodeLaunches} | ${manifest.matvecWorkGroups.join(', ')} | ${manifest.imageWeights.length} |`);
 }
 
+// The "## Reading" section is written by hand after looking at a run; a rerun keeps it
+// (and whoever reruns checks that it still says what the new numbers say).
+const old = existsSync(values.out!) ? readFileSync(values.out!, 'utf8') : '';
+const reading = /\n## Reading[\s\S]*?(?=\nRegenerate:)/.exec(old)?.[0] ?? '';
 writeFileSync(
   values.out!,
   `# OpenCL backend: PoCL decode speed (for the record)
@@ -99,7 +103,7 @@ On a CPU none of this predicts a GPU: images go through PoCL's software sampler 
 texture cache), work-group barriers become loops over the group's items, and bytes
 matter less than PoCL's code for each kernel. On a phone GPU texture reads are cached
 hardware paths and the byte savings of f16 and C_n^4 are the point.
-
+${reading}
 Regenerate: \`npx tsx bench/opencl/speed.ts\` (written ${new Date().toISOString().slice(0, 10)}).
 `,
 );
