@@ -241,7 +241,7 @@ describe('PassManager', () => {
   it('runs structural passes on a graph from IR text (types only); a pass reading weight values names the weight', () => {
     const typesOnly = parseGraph(printGraph(sample())).graph;
     expect(new PassManager('cse,dce,fuse-ops').run(typesOnly).graph.weights.map((w) => w.name)).toEqual(['w']);
-    const e = failure(() => new PassManager('sparsify-cn4{method=magnitude pattern=uniform n=2}', { reproducerDir: false }).run(typesOnly));
+    const e = failure(() => new PassManager('sparsify-cn4{method=magnitude pattern=uniform n=2 layers=w}', { reproducerDir: false }).run(typesOnly));
     expect(e.message).toMatch(/\[E_MISSING_TENSOR\] no data for weight @w \(a graph read from IR text carries weight types/);
   });
 });
