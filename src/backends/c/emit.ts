@@ -124,6 +124,49 @@ function groupMasks(n: 1 | 3): string {
   return out.join(', ');
 }
 
+/**
+ * Byte shuffles for f16 C_n^4 groups (AVX-512 kernels): two rows' codes -> the vpshufb
+ * control that puts each kept binary16 value of the two rows on its position (0x80:
+ * zero). n = 2: by the mask byte (row 2j in the low nibble, 2 values a row, 256
+ * entries); n = 1: by the two 2-bit pruned positions (3 values a row, 16 entries).
+ */
+function f16Shuffles(n: 1 | 2): string[] {
+  const kept = 4 - n;
+  const out: string[] = [];
+  for (let b = 0; b < (n === 2 ? 256 : 16); b++) {
+    const ctl: number[] = [];
+    for (let r = 0; r < 2; r++) {
+      const keep = n === 2 ? (b >> (4 * r)) & 15 : 15 & ~(1 << ((b >> (2 * r)) & 3));
+      let k = 0;
+      for (let l = 0; l < 4; l++) {
+        if ((keep >> l) & 1 && k < kept) {
+          const src = 2 * (kept * r + k++);
+          ctl.push(src, src + 1);
+        } else ctl.push(0x80, 0x80);
+      }
+    }
+    out.push(ctl.map((v) => `0x${v.toString(16).padStart(2, '0')}`).join(', '));
+  }
+  return out;
+}
+
+/**
+ * f32 C_n^4 groups with n = 1 (AVX-512): by code byte, the source lane (0..11) of each
+ * of the 16 lanes among the group's 12 kept values (pruned lanes 0, masked off).
+ */
+function f32Index1(): string[] {
+  const out: string[] = [];
+  for (let b = 0; b < 256; b++) {
+    const idx: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      const code = (b >> (2 * r)) & 3;
+      for (let l = 0; l < 4; l++) idx.push(l === code ? 0 : 3 * r + l - (l > code ? 1 : 0));
+    }
+    out.push(idx.join(', '));
+  }
+  return out;
+}
+
 /** A C string literal (UTF-8 bytes; anything but plain printable ASCII as octal escapes). */
 function cString(s: string): string {
   let out = '"';
@@ -312,6 +355,9 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     ],
     segTables,
     mask16: [groupMasks(1), groupMasks(3)],
+    shuf1: f16Shuffles(1),
+    shuf2: f16Shuffles(2),
+    idx1: f32Index1(),
     kernels,
     decode: dplan,
     prefill: pplan,
