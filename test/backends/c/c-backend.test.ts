@@ -124,6 +124,16 @@ describe('C backend (native, NEON through SIMDe)', () => {
     differential(avx2, new InterpRunner(g), Int32Array.from(new TextEncoder().encode('KATHARINA:\nA pretty peat!')), F32_TOL);
   });
 
+  it('equals the interpreter on the fixture with C_n^4 weights of every n (rows of 128 and 256: the kernels\' multi-group steps)', () => {
+    const g = annotateCn4(buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' }), 11);
+    const tokens = Int32Array.from(new TextEncoder().encode('LUCENTIO:\nTranio, I saw her coral lips.'));
+    for (const graph of [g, castWeights(g, 'f16')]) {
+      const c = runner(build(graph, {}, 16));
+      differential(c, new InterpRunner(graph), tokens, F32_TOL);
+      c.close();
+    }
+  });
+
   it('rejects tokens outside the vocabulary without touching the state', () => {
     const ck = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 5, dState: 2, dConv: 2, expand: 1, dInner: 4, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 7);
     const g = buildMambaGraph(ck, { mode: 'decode' });
