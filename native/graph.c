@@ -138,6 +138,7 @@ static void parse(const char *path) {
       for (int i = 0; i < n->nattr; i++)
         if (fscanf(f, "%lf", &n->attr[i]) != 1) nat_die(2, "bad attr");
     } else if (!strcmp(tok, "out")) {
+      if (nouts >= 16) nat_die(2, "more than 16 outputs");
       output *o = &outs[nouts++];
       memset(o, 0, sizeof *o);
       char kind[64];

@@ -153,6 +153,17 @@ class NativeGraph implements CompiledGraph {
         this.#exec(runs, lines, [`out values ${id} ${out}`], 'run:values');
         // Kept as the array's file: an anchor or a layer input is sent back as input next.
         return { values: this.#s.adoptF32(out, runs * numel(v.type.shape)) };
+      case 'anchors': {
+        const outs = req.names.map((name) => {
+          const i = this.#ids.get(name);
+          if (i === undefined) throw new SsmcError('E_INTERNAL', `native graph: no value %${name}`);
+          return { name, id: i, path: this.#s.path('out') };
+        });
+        this.#exec(runs, lines, outs.map((o) => `out values ${o.id} ${o.path}`), 'run:values');
+        const anchors: Record<string, Float32Array> = {};
+        for (const o of outs) anchors[o.name] = this.#s.adoptF32(o.path, runs * numel(this.#values[o.id].type.shape));
+        return { anchors };
+      }
       case 'gram': {
         this.#exec(runs, lines, [`out gram ${id} ${out}`], 'run:gram');
         const K = width;

@@ -4,7 +4,7 @@
 // Arrays that are read many times (weights, cached calibration anchors) are written
 // once per array object and reused, within a byte budget.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SsmcError } from '../errors.ts';
@@ -18,10 +18,25 @@ interface CachedFile {
   evicted: boolean;
 }
 
-/** Bytes of reusable array files kept at most (SSMC_NATIVE_CACHE_MB, default 2048). */
+/** Bytes of reusable array files kept at most (SSMC_NATIVE_CACHE_MB, default 1536). */
 function cacheBudget(): number {
-  const mb = Number(process.env.SSMC_NATIVE_CACHE_MB ?? 2048);
-  return (Number.isFinite(mb) && mb > 0 ? mb : 2048) * 2 ** 20;
+  const mb = Number(process.env.SSMC_NATIVE_CACHE_MB ?? 1536);
+  return (Number.isFinite(mb) && mb > 0 ? mb : 1536) * 2 ** 20;
+}
+
+/**
+ * Where the session folder goes: $SSMC_NATIVE_TMP, else /dev/shm when writable (memory:
+ * no disk writeback for the gigabytes of activations and weights a large model moves;
+ * the reusable files are held to the cache budget), else the temporary folder.
+ */
+function baseDir(): string {
+  if (process.env.SSMC_NATIVE_TMP) return process.env.SSMC_NATIVE_TMP;
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
 }
 
 /** Calls and wall time per command (or tag) over the process, for benchmarks. */
@@ -40,7 +55,7 @@ export class NativeSession {
 
   constructor() {
     this.exe = nativeBinary();
-    this.dir = mkdtempSync(join(tmpdir(), 'ssmc-native-'));
+    this.dir = mkdtempSync(join(baseDir(), 'ssmc-native-'));
     if (/\s/.test(this.dir)) throw new SsmcError('E_UNSUPPORTED', `native helper: the temporary folder ${this.dir} has a space in its path`);
   }
 

@@ -38,6 +38,7 @@ export type Array32 = Float32Array | Int32Array;
 /** What `runWindows` reduces the windows' values of `name` to. */
 export type WindowRequest =
   | { readonly kind: 'values'; readonly name: string }
+  | { readonly kind: 'anchors'; readonly name: string; readonly names: readonly string[] }
   | { readonly kind: 'gram'; readonly name: string }
   | { readonly kind: 'nll'; readonly name: string; readonly tokens: Int32Array; readonly window: number }
   | { readonly kind: 'kl'; readonly name: string; readonly ref: Float32Array; readonly window: number }
@@ -50,6 +51,8 @@ export type WindowRequest =
  */
 export interface WindowResult {
   readonly values?: Float32Array;
+  /** `anchors`: the values of each name (runs × numel), computed in one pass. */
+  readonly anchors?: Readonly<Record<string, Float32Array>>;
   readonly stats?: LayerStats;
   readonly sum?: number;
   readonly count?: number;
@@ -282,6 +285,11 @@ export class Calibrator {
     const stale = this.#downstreamOf(done);
     for (const k of [...this.#cache.keys()]) if (stale.has(k)) this.#cache.delete(k);
     const need = this.#anchorsNeeded();
+    const missing = need.filter((n) => !this.#cache.has(n));
+    // All missing anchors in one pass when the runner can (the deeper ones come from the
+    // shallower ones inside it, as the loop below does one call at a time).
+    const fast = missing.length > 1 ? this.#windows(weights, this.runs, { kind: 'anchors', name: missing[0], names: missing }) : undefined;
+    if (fast?.anchors) for (const n of missing) this.#cache.set(n, fast.anchors[n]);
     for (const name of need) {
       if (this.#cache.has(name)) continue;
       const v = this.#values.get(name)!;
@@ -448,7 +456,7 @@ export class Calibrator {
     const cache = view?.cache ?? this.#cache;
     if (this.mode !== 'prefill' || (request.kind !== 'values' && request.kind !== 'gram' && (view?.window ?? this.window) < 2)) return undefined;
     const from = [...cache.keys()];
-    const exec = this.#compile({ ...sliceGraph(graph, from, [request.name]), weightData: weights });
+    const exec = this.#compile({ ...sliceGraph(graph, from, request.kind === 'anchors' ? request.names : [request.name]), weightData: weights });
     if (!exec.runWindows) return undefined;
     const inputs: Record<string, Array32> = {};
     for (const name of from) inputs[name] = cache.get(name)!;
