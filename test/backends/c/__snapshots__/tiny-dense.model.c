@@ -129,7 +129,8 @@ static void k4_linear_mv(const void *arg, int r0, int r1) {
   }
 }
 /* y[T,16] = x[T,4] W[16,4]^T (float weights, f32 accumulation): tiles of
- * 4 rows x 4 tokens, 16 vector accumulators; a weight tile is reused for all T tokens. */
+ * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
+ * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k5_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
@@ -139,31 +140,35 @@ static void k5_linear_mm(const void *arg, int r0, int r1) {
   const int T = a->T;
   int r = r0;
 #if SSMC_VW
+#define SSMC_MM_TILE(TB)                                                                       \
+  {                                                                                           \
+    const float *xt[TB];                                                                      \
+    for (int j = 0; j < TB; j++) xt[j] = x + (size_t)(t + j) * 4;                         \
+    ssmc_vf acc[4][TB];                                                                       \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) acc[i][j] = ssmc_vzero();                                  \
+    int k = 0;                                                                                \
+    for (; k + SSMC_VW <= 4; k += SSMC_VW) {                                              \
+      ssmc_vf wv[4];                                                                          \
+      for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);                         \
+      for (int j = 0; j < TB; j++) {                                                          \
+        const ssmc_vf xv = ssmc_vld_f32(xt[j] + k);                                           \
+        for (int i = 0; i < 4; i++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv);              \
+      }                                                                                       \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) {                                                          \
+        float s = ssmc_vsum(acc[i][j]);                                                       \
+        for (int kk = k; kk < 4; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];        \
+        y[(size_t)(t + j) * 16 + r + i] = b ? s + b[r + i] : s;                            \
+      }                                                                                       \
+  }
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 4;
     int t = 0;
-    for (; t + 4 <= T; t += 4) {
-      const float *xt[4];
-      for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 4;
-      ssmc_vf acc[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
-      int k = 0;
-      for (; k + SSMC_VW <= 4; k += SSMC_VW) {
-        ssmc_vf wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
-      }
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          float s = ssmc_vsum(acc[i][j]);
-          for (int kk = k; kk < 4; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
-          y[(size_t)(t + j) * 16 + r + i] = b ? s + b[r + i] : s;
-        }
-    }
+    for (; t + SSMC_MM_TB <= T; t += SSMC_MM_TB) SSMC_MM_TILE(SSMC_MM_TB)
+    for (; t + 4 <= T; t += 4) SSMC_MM_TILE(4)
     for (; t < T; t++) {
       const float *xt = x + (size_t)t * 4;
       for (int i = 0; i < 4; i++) {
@@ -172,6 +177,7 @@ static void k5_linear_mm(const void *arg, int r0, int r1) {
       }
     }
   }
+#undef SSMC_MM_TILE
 #endif
   for (; r < r1; r++)
     for (int t = 0; t < T; t++) {
@@ -180,7 +186,8 @@ static void k5_linear_mm(const void *arg, int r0, int r1) {
     }
 }
 /* y[T,5] = x[T,8] W[5,8]^T (float weights, f32 accumulation): tiles of
- * 4 rows x 4 tokens, 16 vector accumulators; a weight tile is reused for all T tokens. */
+ * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
+ * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k6_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
@@ -190,31 +197,35 @@ static void k6_linear_mm(const void *arg, int r0, int r1) {
   const int T = a->T;
   int r = r0;
 #if SSMC_VW
+#define SSMC_MM_TILE(TB)                                                                       \
+  {                                                                                           \
+    const float *xt[TB];                                                                      \
+    for (int j = 0; j < TB; j++) xt[j] = x + (size_t)(t + j) * 8;                         \
+    ssmc_vf acc[4][TB];                                                                       \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) acc[i][j] = ssmc_vzero();                                  \
+    int k = 0;                                                                                \
+    for (; k + SSMC_VW <= 8; k += SSMC_VW) {                                              \
+      ssmc_vf wv[4];                                                                          \
+      for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);                         \
+      for (int j = 0; j < TB; j++) {                                                          \
+        const ssmc_vf xv = ssmc_vld_f32(xt[j] + k);                                           \
+        for (int i = 0; i < 4; i++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv);              \
+      }                                                                                       \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) {                                                          \
+        float s = ssmc_vsum(acc[i][j]);                                                       \
+        for (int kk = k; kk < 8; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];        \
+        y[(size_t)(t + j) * 5 + r + i] = b ? s + b[r + i] : s;                            \
+      }                                                                                       \
+  }
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 8;
     int t = 0;
-    for (; t + 4 <= T; t += 4) {
-      const float *xt[4];
-      for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 8;
-      ssmc_vf acc[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
-      int k = 0;
-      for (; k + SSMC_VW <= 8; k += SSMC_VW) {
-        ssmc_vf wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
-      }
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          float s = ssmc_vsum(acc[i][j]);
-          for (int kk = k; kk < 8; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
-          y[(size_t)(t + j) * 5 + r + i] = b ? s + b[r + i] : s;
-        }
-    }
+    for (; t + SSMC_MM_TB <= T; t += SSMC_MM_TB) SSMC_MM_TILE(SSMC_MM_TB)
+    for (; t + 4 <= T; t += 4) SSMC_MM_TILE(4)
     for (; t < T; t++) {
       const float *xt = x + (size_t)t * 8;
       for (int i = 0; i < 4; i++) {
@@ -223,6 +234,7 @@ static void k6_linear_mm(const void *arg, int r0, int r1) {
       }
     }
   }
+#undef SSMC_MM_TILE
 #endif
   for (; r < r1; r++)
     for (int t = 0; t < T; t++) {
@@ -231,7 +243,8 @@ static void k6_linear_mm(const void *arg, int r0, int r1) {
     }
 }
 /* y[T,8] = x[T,1] W[8,1]^T (float weights, f32 accumulation): tiles of
- * 4 rows x 4 tokens, 16 vector accumulators; a weight tile is reused for all T tokens. */
+ * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
+ * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k7_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
@@ -241,31 +254,35 @@ static void k7_linear_mm(const void *arg, int r0, int r1) {
   const int T = a->T;
   int r = r0;
 #if SSMC_VW
+#define SSMC_MM_TILE(TB)                                                                       \
+  {                                                                                           \
+    const float *xt[TB];                                                                      \
+    for (int j = 0; j < TB; j++) xt[j] = x + (size_t)(t + j) * 1;                         \
+    ssmc_vf acc[4][TB];                                                                       \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) acc[i][j] = ssmc_vzero();                                  \
+    int k = 0;                                                                                \
+    for (; k + SSMC_VW <= 1; k += SSMC_VW) {                                              \
+      ssmc_vf wv[4];                                                                          \
+      for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);                         \
+      for (int j = 0; j < TB; j++) {                                                          \
+        const ssmc_vf xv = ssmc_vld_f32(xt[j] + k);                                           \
+        for (int i = 0; i < 4; i++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv);              \
+      }                                                                                       \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) {                                                          \
+        float s = ssmc_vsum(acc[i][j]);                                                       \
+        for (int kk = k; kk < 1; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];        \
+        y[(size_t)(t + j) * 8 + r + i] = b ? s + b[r + i] : s;                            \
+      }                                                                                       \
+  }
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 1;
     int t = 0;
-    for (; t + 4 <= T; t += 4) {
-      const float *xt[4];
-      for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 1;
-      ssmc_vf acc[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
-      int k = 0;
-      for (; k + SSMC_VW <= 1; k += SSMC_VW) {
-        ssmc_vf wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
-      }
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          float s = ssmc_vsum(acc[i][j]);
-          for (int kk = k; kk < 1; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
-          y[(size_t)(t + j) * 8 + r + i] = b ? s + b[r + i] : s;
-        }
-    }
+    for (; t + SSMC_MM_TB <= T; t += SSMC_MM_TB) SSMC_MM_TILE(SSMC_MM_TB)
+    for (; t + 4 <= T; t += 4) SSMC_MM_TILE(4)
     for (; t < T; t++) {
       const float *xt = x + (size_t)t * 1;
       for (int i = 0; i < 4; i++) {
@@ -274,6 +291,7 @@ static void k7_linear_mm(const void *arg, int r0, int r1) {
       }
     }
   }
+#undef SSMC_MM_TILE
 #endif
   for (; r < r1; r++)
     for (int t = 0; t < T; t++) {
@@ -282,7 +300,8 @@ static void k7_linear_mm(const void *arg, int r0, int r1) {
     }
 }
 /* y[T,4] = x[T,8] W[4,8]^T (float weights, f32 accumulation): tiles of
- * 4 rows x 4 tokens, 16 vector accumulators; a weight tile is reused for all T tokens. */
+ * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
+ * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k8_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
@@ -292,31 +311,35 @@ static void k8_linear_mm(const void *arg, int r0, int r1) {
   const int T = a->T;
   int r = r0;
 #if SSMC_VW
+#define SSMC_MM_TILE(TB)                                                                       \
+  {                                                                                           \
+    const float *xt[TB];                                                                      \
+    for (int j = 0; j < TB; j++) xt[j] = x + (size_t)(t + j) * 8;                         \
+    ssmc_vf acc[4][TB];                                                                       \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) acc[i][j] = ssmc_vzero();                                  \
+    int k = 0;                                                                                \
+    for (; k + SSMC_VW <= 8; k += SSMC_VW) {                                              \
+      ssmc_vf wv[4];                                                                          \
+      for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);                         \
+      for (int j = 0; j < TB; j++) {                                                          \
+        const ssmc_vf xv = ssmc_vld_f32(xt[j] + k);                                           \
+        for (int i = 0; i < 4; i++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv);              \
+      }                                                                                       \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) {                                                          \
+        float s = ssmc_vsum(acc[i][j]);                                                       \
+        for (int kk = k; kk < 8; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];        \
+        y[(size_t)(t + j) * 4 + r + i] = b ? s + b[r + i] : s;                            \
+      }                                                                                       \
+  }
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 8;
     int t = 0;
-    for (; t + 4 <= T; t += 4) {
-      const float *xt[4];
-      for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 8;
-      ssmc_vf acc[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
-      int k = 0;
-      for (; k + SSMC_VW <= 8; k += SSMC_VW) {
-        ssmc_vf wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
-      }
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          float s = ssmc_vsum(acc[i][j]);
-          for (int kk = k; kk < 8; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
-          y[(size_t)(t + j) * 4 + r + i] = b ? s + b[r + i] : s;
-        }
-    }
+    for (; t + SSMC_MM_TB <= T; t += SSMC_MM_TB) SSMC_MM_TILE(SSMC_MM_TB)
+    for (; t + 4 <= T; t += 4) SSMC_MM_TILE(4)
     for (; t < T; t++) {
       const float *xt = x + (size_t)t * 8;
       for (int i = 0; i < 4; i++) {
@@ -325,6 +348,7 @@ static void k8_linear_mm(const void *arg, int r0, int r1) {
       }
     }
   }
+#undef SSMC_MM_TILE
 #endif
   for (; r < r1; r++)
     for (int t = 0; t < T; t++) {
@@ -333,7 +357,8 @@ static void k8_linear_mm(const void *arg, int r0, int r1) {
     }
 }
 /* y[T,6] = x[T,4] W[6,4]^T (float weights, f32 accumulation): tiles of
- * 4 rows x 4 tokens, 16 vector accumulators; a weight tile is reused for all T tokens. */
+ * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
+ * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k9_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const float *x = a->x;
@@ -343,31 +368,35 @@ static void k9_linear_mm(const void *arg, int r0, int r1) {
   const int T = a->T;
   int r = r0;
 #if SSMC_VW
+#define SSMC_MM_TILE(TB)                                                                       \
+  {                                                                                           \
+    const float *xt[TB];                                                                      \
+    for (int j = 0; j < TB; j++) xt[j] = x + (size_t)(t + j) * 4;                         \
+    ssmc_vf acc[4][TB];                                                                       \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) acc[i][j] = ssmc_vzero();                                  \
+    int k = 0;                                                                                \
+    for (; k + SSMC_VW <= 4; k += SSMC_VW) {                                              \
+      ssmc_vf wv[4];                                                                          \
+      for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);                         \
+      for (int j = 0; j < TB; j++) {                                                          \
+        const ssmc_vf xv = ssmc_vld_f32(xt[j] + k);                                           \
+        for (int i = 0; i < 4; i++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv);              \
+      }                                                                                       \
+    }                                                                                         \
+    for (int i = 0; i < 4; i++)                                                               \
+      for (int j = 0; j < TB; j++) {                                                          \
+        float s = ssmc_vsum(acc[i][j]);                                                       \
+        for (int kk = k; kk < 4; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];        \
+        y[(size_t)(t + j) * 6 + r + i] = b ? s + b[r + i] : s;                            \
+      }                                                                                       \
+  }
   for (; r + 4 <= r1; r += 4) {
     const float *w[4];
     for (int i = 0; i < 4; i++) w[i] = W + (size_t)(r + i) * 4;
     int t = 0;
-    for (; t + 4 <= T; t += 4) {
-      const float *xt[4];
-      for (int j = 0; j < 4; j++) xt[j] = x + (size_t)(t + j) * 4;
-      ssmc_vf acc[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vzero();
-      int k = 0;
-      for (; k + SSMC_VW <= 4; k += SSMC_VW) {
-        ssmc_vf wv[4], xv[4];
-        for (int i = 0; i < 4; i++) wv[i] = ssmc_vld_f32(w[i] + k);
-        for (int j = 0; j < 4; j++) xv[j] = ssmc_vld_f32(xt[j] + k);
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = ssmc_vfma(acc[i][j], wv[i], xv[j]);
-      }
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          float s = ssmc_vsum(acc[i][j]);
-          for (int kk = k; kk < 4; kk++) s += ssmc_cv_f32(w[i][kk]) * xt[j][kk];
-          y[(size_t)(t + j) * 6 + r + i] = b ? s + b[r + i] : s;
-        }
-    }
+    for (; t + SSMC_MM_TB <= T; t += SSMC_MM_TB) SSMC_MM_TILE(SSMC_MM_TB)
+    for (; t + 4 <= T; t += 4) SSMC_MM_TILE(4)
     for (; t < T; t++) {
       const float *xt = x + (size_t)t * 4;
       for (int i = 0; i < 4; i++) {
@@ -376,6 +405,7 @@ static void k9_linear_mm(const void *arg, int r0, int r1) {
       }
     }
   }
+#undef SSMC_MM_TILE
 #endif
   for (; r < r1; r++)
     for (int t = 0; t < T; t++) {

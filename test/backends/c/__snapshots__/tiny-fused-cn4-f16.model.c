@@ -78,7 +78,7 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch);
+      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
     }
   }
 }
@@ -97,7 +97,7 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch);
+      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
     }
   }
 }
@@ -116,7 +116,7 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch);
+      ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
     }
   }
 }
@@ -135,7 +135,7 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch);
+      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
     }
   }
 }
@@ -154,7 +154,7 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch);
+      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
     }
   }
 }
