@@ -17,7 +17,8 @@ import { numel } from '../../ir/types.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { GUARD, packWeights, valueBytes } from '../packed/index.ts';
 import type { Entry } from './epilogue.ts';
-import { entryInputs, entryOutputs, fuseEpilogues } from './epilogue.ts';
+import type { Virtual } from './epilogue.ts';
+import { entryInputs, entryOutputs, kernelsOf } from './epilogue.ts';
 import type { FlatNode } from '../flatten.ts';
 import { valueTypes } from '../graph-io.ts';
 import type { ClOperand, ClWeight, Epilogue } from './operands.ts';
@@ -233,16 +234,63 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     for (const out of g.outputs) {
       if (!flat.some((f) => f.outputs.some((v) => v.name === out))) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: output %${out} is not computed by a node`);
     }
-    const entries: Entry[] = opts.epilogues === false ? flat.map((f) => ({ anchor: f, epilogues: new Map() })) : fuseEpilogues(flat, new Set(g.outputs));
+    const stored = new Set([...argOf.keys(), ...g.outputs]);
+    const { entries, virtuals } = opts.epilogues === false ? { entries: flat.map((f): Entry => ({ anchor: f, epilogues: new Map() })), virtuals: new Map<string, Virtual>() } : kernelsOf(flat, stored, byName);
+    /** The stored values a name reads (a virtual value: what it reads), and the virtual ops met on the way. */
+    const realInputs = (names: readonly string[], ops?: FlatNode[]): string[] => {
+      const out: string[] = [];
+      const walk = (n: string) => {
+        const v = virtuals.get(n);
+        if (!v) return void out.push(n);
+        if (ops && !ops.includes(v.node)) ops.push(v.node);
+        if (v.kind === 'view') {
+          walk(v.of);
+          if (v.tokens) walk(v.tokens);
+        } else {
+          entryInputs(v.entry).forEach(walk);
+          if (ops) for (const ep of v.entry.epilogues.values()) for (const s of ep.steps) if (!ops.includes(s.node)) ops.push(s.node);
+        }
+      };
+      names.forEach(walk);
+      return out;
+    };
     const last = new Map<string, number>();
-    entries.forEach((e, i) => entryInputs(e).forEach((n) => last.set(n, i)));
+    entries.forEach((e, i) => realInputs(entryInputs(e)).forEach((n) => last.set(n, i)));
     const owned = new Map<string, number>();
     const launches: Array<{ kernel: number; nargs: number; args: string; perT: number; fixed: number; comment: string; conversion: boolean; wg: number }> = [];
-    const operand = (name: string): ClOperand => {
+    const stored_ = (name: string): ClOperand => {
       const type = types.get(name)!;
       const w = byName.get(name);
       const seq = !w && isSeq(name);
       return { value: name, type, memory: memoryOf(type), seq, d: lastDim(type), rows: rowsOf(type, seq, chunk), weight: w };
+    };
+    const operand = (name: string): ClOperand => {
+      const base = stored_(name);
+      const v = virtuals.get(name);
+      if (!v) return base;
+      if (v.kind === 'view') return { ...base, view: { of: operand(v.of), off: v.off, tokens: v.tokens } };
+      return { ...base, expr: inlined(v.entry) };
+    };
+    /** An elementwise entry (its anchor and folded steps) as an expression of (r, c). */
+    const inlined = (e: Entry): NonNullable<ClOperand['expr']> => {
+      const srcs: ClOperand[] = [];
+      const load = (x: string, out: string, op: string) => {
+        const o = operand(x);
+        srcs.push(o);
+        return `(${broadcastLoad(`$${srcs.length - 1}$`, o, stored_(out), op)})`;
+      };
+      const subst = (expr: string, vars: Record<string, string>) => expr.replace(/\b[vpq]\b/g, (m) => vars[m]);
+      const f = e.anchor;
+      const out = f.outputs[0].name;
+      let u = f.op === 'copy' ? load(f.inputs[0], out, f.op) : UNARY[f.op] ? subst(UNARY[f.op], { v: load(f.inputs[0], out, f.op) }) : subst(BINARY[f.op], { p: load(f.inputs[0], out, f.op), q: load(f.inputs[1], out, f.op) });
+      for (const ep of e.epilogues.values()) {
+        for (const { node: s, index } of ep.steps) {
+          const so = s.outputs[0].name;
+          const at = (i: number) => (i === index ? `(${u})` : load(s.inputs[i], so, s.op));
+          u = s.op === 'copy' ? u : UNARY[s.op] ? subst(UNARY[s.op], { v: `(${u})` }) : subst(BINARY[s.op], { p: at(0), q: at(1) });
+        }
+      }
+      return { srcs, text: u };
     };
     /** The anchor's output operand, with the folded ops as its epilogue. */
     const outOperand = (e: Entry, v: string): ClOperand => {
@@ -282,7 +330,9 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
       if (!rule) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
       const steps: Launch[] = rule({ node: f.node, ins: f.inputs.map(operand), outs: f.outputs.map((v) => outOperand(e, v.name)), matvec });
       const describe = (x: FlatNode) => `${x.outputs.map((v) => `%${v.name}`).join(', ')} = ${x.op}(${x.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`;
-      const text = comment([describe(f), ...[...e.epilogues.values()].flatMap((ep) => ep.steps.map((s) => describe(s.node)))].join('; '));
+      const folded: FlatNode[] = [];
+      realInputs(entryInputs(e), folded);
+      const text = comment([...folded.map(describe), describe(f), ...[...e.epilogues.values()].flatMap((ep) => ep.steps.map((s) => describe(s.node)))].join('; '));
       for (const s of steps) {
         const args = s.args.map((n) => {
           const codes = n.endsWith('#codes') ? byName.get(n.slice(0, -'#codes'.length))?.codes : undefined;
@@ -294,7 +344,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
         if (args.length > 12) throw new SsmcError('E_INTERNAL', `OpenCL backend: ${f.op} needs ${args.length} kernel arguments (at most 12)`);
         launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.'), wg: s.ctx.wg === undefined ? -1 : Number(s.ctx.wg) });
       }
-      for (const n of new Set(entryInputs(e))) {
+      for (const n of new Set(realInputs(entryInputs(e)))) {
         const m = owned.get(n);
         if (m !== undefined && last.get(n) === i) {
           pool.release(m);

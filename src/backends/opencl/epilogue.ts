@@ -83,3 +83,75 @@ export function fuseEpilogues(flat: readonly FlatNode[], keep: ReadonlySet<strin
     return true;
   }
 }
+
+/**
+ * A value no kernel stores. `view`: read in place through another value's memory
+ * (a tensor.split result: columns `off ..` of `of`; an nn.embedding result with a dense
+ * table: rows `of[tokens[r]]`). `expr`: an elementwise entry (its op and folded steps)
+ * recomputed by its only reader, which reads it element by element.
+ */
+export type Virtual =
+  | { readonly kind: 'view'; readonly node: FlatNode; readonly of: string; readonly off: number; readonly tokens?: string }
+  | { readonly kind: 'expr'; readonly node: FlatNode; readonly entry: Entry };
+
+const ELEMENTWISE = new Set(['ew.silu', 'ew.softplus', 'ew.exp', 'ew.neg', 'ew.add', 'ew.sub', 'ew.mul', 'copy']);
+/** Inputs a kernel reads as raw state buffers (never through the operand macros). */
+const rawInput = (op: string, i: number) => i === 0 && (op === 'ssm.conv1d_step' || op === 'ssm.conv1d' || op === 'ssm.scan_step' || op === 'ssm.scan');
+/** Readers that read each element of an input a bounded number of times (so a gather through a view costs no more than a stored copy). */
+const readsOnce = (op: string, i: number) => ELEMENTWISE.has(op) || (op === 'nn.rms_norm' && i === 0);
+
+/**
+ * The kernels of a flattened graph: splits and dense-table embeddings become views
+ * (no kernel; readers address the source), single-use elementwise ops fold into their
+ * producer's store (fuseEpilogues), and an elementwise entry left whose only reader
+ * reads it element by element (an elementwise kernel, or a folded step's other
+ * operand) is inlined into that reader's load. `stored`: values that must be written
+ * (graph outputs, state, tokens). `weights`: weight name -> how it is stored.
+ */
+export function kernelsOf(flat: readonly FlatNode[], stored: ReadonlySet<string>, weights: ReadonlyMap<string, { readonly layout: string }>): { entries: Entry[]; virtuals: Map<string, Virtual> } {
+  const uses = new Map<string, Array<{ node: FlatNode; index: number }>>();
+  for (const f of flat) f.inputs.forEach((x, index) => uses.set(x, [...(uses.get(x) ?? []), { node: f, index }]));
+  const virtuals = new Map<string, Virtual>();
+  const viewable = (v: Value, cheap: (op: string, i: number) => boolean) => !stored.has(v.name) && v.type.dtype === 'f32' && (uses.get(v.name) ?? []).every((u) => !rawInput(u.node.op, u.index) && cheap(u.node.op, u.index));
+  const rest: FlatNode[] = [];
+  for (const f of flat) {
+    const x = f.inputs[0];
+    if (f.op === 'tensor.split' && !weights.has(x) && f.outputs.every((v) => viewable(v, () => true))) {
+      const base = virtuals.get(x);
+      let off = 0;
+      f.outputs.forEach((v, i) => {
+        virtuals.set(v.name, base?.kind === 'view' && !base.tokens ? { kind: 'view', node: f, of: base.of, off: base.off + off } : { kind: 'view', node: f, of: x, off });
+        off += (f.node.attrs.sizes as number[])[i];
+      });
+      continue;
+    }
+    if (f.op === 'nn.embedding' && weights.get(x)?.layout === 'dense' && viewable(f.outputs[0], readsOnce)) {
+      virtuals.set(f.outputs[0].name, { kind: 'view', node: f, of: x, off: 0, tokens: f.inputs[1] });
+      continue;
+    }
+    rest.push(f);
+  }
+  const entries = fuseEpilogues(rest, stored);
+  const viewSources = new Set([...virtuals.values()].flatMap((v) => (v.kind === 'view' ? [v.of, v.tokens ?? ''] : [])));
+  const numelOf = (v: Value) => v.type.shape.reduce((a, b) => a * b, 1);
+  const sameSpace = (a: Value, b: Value) => numelOf(a) === numelOf(b) && (a.type.shape.at(-1) ?? 1) === (b.type.shape.at(-1) ?? 1);
+  // Who reads each value among the entries: the reading op's output, and whether the op is elementwise.
+  const readers = new Map<string, Array<{ out: Value; elementwise: boolean }>>();
+  const addReader = (x: string, out: Value, elementwise: boolean) => readers.set(x, [...(readers.get(x) ?? []), { out, elementwise }]);
+  for (const e of entries) {
+    const a = e.anchor;
+    a.inputs.forEach((x) => addReader(x, a.outputs[0], ELEMENTWISE.has(a.op)));
+    for (const ep of e.epilogues.values()) for (const s of ep.steps) s.node.inputs.forEach((x, i) => i !== s.index && addReader(x, s.node.outputs[0], true));
+  }
+  const out: Entry[] = [];
+  for (const e of entries) {
+    const r = entryOutputs(e)[0];
+    const rd = readers.get(r.name) ?? [];
+    if (ELEMENTWISE.has(e.anchor.op) && e.anchor.outputs.length === 1 && !stored.has(r.name) && !viewSources.has(r.name) && rd.length === 1 && rd[0].elementwise && sameSpace(rd[0].out, r)) {
+      virtuals.set(r.name, { kind: 'expr', node: e.anchor, entry: e });
+      continue;
+    }
+    out.push(e);
+  }
+  return { entries: out, virtuals };
+}

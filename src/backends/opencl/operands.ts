@@ -34,6 +34,18 @@ export interface ClOperand {
   /** Rows as an OpenCL C expression in T (`T`, `T * 3`) or a constant. */
   readonly rows: string;
   readonly weight?: ClWeight;
+  /**
+   * A value no kernel stores, read through another operand's memory: columns
+   * `off .. off + d - 1` of `of` (a tensor.split result), or with `tokens` the rows
+   * `of[tokens[r]]` (an nn.embedding result read straight from its table).
+   */
+  readonly view?: { readonly of: ClOperand; readonly off: number; readonly tokens?: string };
+  /**
+   * A value no kernel stores, computed where it is read: an elementwise expression of
+   * (r, c) over `srcs`, `$i$` standing for source i's macro prefix (see emit.ts: a
+   * single-use elementwise op read element by element is inlined into its reader).
+   */
+  readonly expr?: { readonly srcs: readonly ClOperand[]; readonly text: string };
 }
 
 /** Kernel parameters of one operand: declarations, the macros that read or write it, the values bound at launch. */
@@ -76,6 +88,8 @@ export function imageDims(t: TensorType): { w: number; h: number } {
 
 /** A read-only operand as `name`: f32 or f16 (weights), buffer or image. */
 export function input(name: string, o: ClOperand): Param {
+  if (o.view) return viewInput(name, o, o.view);
+  if (o.expr) return exprInput(name, o, o.expr);
   const dtype = o.weight?.dtype ?? (o.type.dtype === 'i32' ? 'i32' : 'f32');
   const d = o.d;
   const names = [`${name}_ld`, `${name}_ld4`];
@@ -102,6 +116,47 @@ export function input(name: string, o: ClOperand): Param {
     defs: [`#define ${name}_ld(r, c) ${name}[(size_t)(r) * ${d} + (c)]`, `#define ${name}_ld4(r, g) ssmc_ld4f(${name}, ${d}, (r), (g))`],
     names,
     values: [o.value],
+  };
+}
+
+/** `x_ld4` of an operand read lane by lane through its `x_ld` (zeros past column d). */
+const laneLd4 = (name: string, d: number) =>
+  `#define ${name}_ld4(r, g) ((float4)(${[0, 1, 2, 3].map((l) => `4 * (g) + ${l} < ${d} ? ${name}_ld((r), 4 * (g) + ${l}) : 0.0f`).join(', ')}))`;
+
+/**
+ * A view: the macros of the operand it reads (as `name_v`), and `name_ld` /
+ * `name_ld4` that shift the column (and map the row through the tokens). A whole texel
+ * of the source is read when the view's texels are the source's (offset a multiple of
+ * 4, and the view ends on a texel boundary or at the source row's end, whose padding
+ * is zero); otherwise lane by lane.
+ */
+function viewInput(name: string, o: ClOperand, v: NonNullable<ClOperand['view']>): Param {
+  const inner = input(`${name}_v`, v.of);
+  const tok: Param = v.tokens ? { decls: [`__global const int *${name}_t`], defs: [], names: [], values: [v.tokens] } : { decls: [], defs: [], names: [], values: [] };
+  const rowsOfSource = Math.max(1, numel(v.of.type.shape) / v.of.d);
+  const row = v.tokens ? `clamp(${name}_t[(r)], 0, ${rowsOfSource - 1})` : '(r)';
+  const aligned = v.off % 4 === 0 && (o.d % 4 === 0 || v.off + o.d === v.of.d) && inner.names.includes(`${name}_v_ld4`);
+  return {
+    decls: [...inner.decls, ...tok.decls],
+    defs: [
+      ...inner.defs,
+      `#define ${name}_ld(r, c) ${name}_v_ld(${row}, ${v.off} + (c))`,
+      aligned ? `#define ${name}_ld4(r, g) ${name}_v_ld4(${row}, (g) + ${v.off / 4})` : laneLd4(name, o.d),
+    ],
+    names: [`${name}_ld`, `${name}_ld4`, ...inner.names],
+    values: [...inner.values, ...tok.values],
+  };
+}
+
+/** An inlined elementwise expression: its sources' macros (as `name_0`, `name_1`, ...), then `name_ld` computing the value. */
+function exprInput(name: string, o: ClOperand, e: NonNullable<ClOperand['expr']>): Param {
+  const srcs = e.srcs.map((s, i) => input(`${name}_${i}`, s));
+  const text = e.text.replace(/\$(\d+)\$/g, (_, i: string) => `${name}_${i}`);
+  return {
+    decls: srcs.flatMap((p) => p.decls),
+    defs: [...srcs.flatMap((p) => p.defs), `#define ${name}_ld(r, c) (${text})`, laneLd4(name, o.d)],
+    names: [`${name}_ld`, `${name}_ld4`, ...srcs.flatMap((p) => p.names)],
+    values: srcs.flatMap((p) => p.values),
   };
 }
 
@@ -145,6 +200,7 @@ export function output(name: string, o: ClOperand): Param {
 
 /** A raw f32 buffer pointer (state, which the host reads and writes as a buffer). */
 export function rawBuffer(name: string, o: ClOperand, writable: boolean): Param {
+  if (o.view || o.expr) throw new SsmcError('E_INTERNAL', `OpenCL backend: state value %${o.value} is not stored (a view or an inlined expression)`);
   if (o.memory !== 'buffer') throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: state value %${o.value} must be a buffer (the host saves and restores state as buffers), it is ${o.memory}`);
   return { decls: [`__global ${writable ? '' : 'const '}float *${name}`], defs: [], names: [], values: [o.value] };
 }
@@ -164,10 +220,31 @@ export function compactImage(name: string, o: ClOperand): Param {
 
 /** The signature pieces a kernel partial substitutes. */
 export function signature(params: readonly Param[]): { params: string; defs: string; undefs: string; args: string[] } {
+  // A read-only object bound twice under one type (a value read directly and through a
+  // view or an inlined expression) becomes one parameter; the second name is a macro.
+  const decls: string[] = [];
+  const args: string[] = [];
+  const aliases: string[] = [];
+  const seen = new Map<string, string>();
+  const all = params.flatMap((p) => p.decls);
+  const values = params.flatMap((p) => p.values);
+  all.forEach((decl, i) => {
+    const m = /^(.*?)(\w+)$/.exec(decl)!;
+    const key = `${m[1]}|${values[i]}`;
+    const first = seen.get(key);
+    if (first !== undefined && /const |__read_only/.test(m[1])) {
+      aliases.push(m[2]);
+      decls.push(`#define ${m[2]} ${first}`);
+      return;
+    }
+    if (/const |__read_only/.test(m[1])) seen.set(key, m[2]);
+    decls.push(decl);
+    args.push(values[i]);
+  });
   return {
-    params: [...params.flatMap((p) => p.decls), 'const int T'].join(', '),
-    defs: params.flatMap((p) => p.defs).join('\n'),
-    undefs: params.flatMap((p) => p.names.map((n) => `#undef ${n}`)).join('\n'),
-    args: params.flatMap((p) => p.values),
+    params: [...decls.filter((d) => !d.startsWith('#')), 'const int T'].join(', '),
+    defs: [...decls.filter((d) => d.startsWith('#')), ...params.flatMap((p) => p.defs)].join('\n'),
+    undefs: [...params.flatMap((p) => p.names), ...aliases].map((n) => `#undef ${n}`).join('\n'),
+    args,
   };
 }

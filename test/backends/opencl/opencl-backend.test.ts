@@ -19,6 +19,7 @@ import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
 import type { Graph } from '../../../src/ir/graph.ts';
 import { castWeights } from '../../../src/passes/cast-weights.ts';
 import { PassManager } from '../../../src/passes/index.ts';
+import { launchCount } from '../../../src/passes/layout/inspect.ts';
 import type { ModelRunner } from '../../../src/runtime/runner.ts';
 import { fixturesDir, seed } from '../../helpers/paths.ts';
 import { arbConfig, randomCheckpoint } from '../../helpers/random-model.ts';
@@ -139,13 +140,43 @@ describe('OpenCL backend on PoCL', () => {
     differential(c, new InterpRunner(g), Int32Array.of(1, 5, 7, 2, 8, 3), TOL);
   });
 
-  it('folds single-use elementwise ops into the kernel producing their input (fewer launches, same graph)', () => {
-    const g = new PassManager('fuse-ops').run(buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' })).graph;
+  it('launches one kernel per IR kernel after fuse-ops (and materialize-layout), whatever the memory kinds and storage', () => {
+    const g = buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' });
     const nLayer = g.inputs.filter((v) => v.name.startsWith('conv.')).length;
-    const plain = emitOpenCL(g, { epilogues: false }).manifest.decodeLaunches;
-    const folded = emitOpenCL(g).manifest.decodeLaunches;
-    // Per layer: silu after conv, softplus after dt_proj, the add and mul after the scan, the residual add.
-    expect(plain - folded).toBe(5 * nLayer);
+    const ops = (x: Graph) => x.nodes.reduce((a, n) => a + (n.body ? n.body.nodes.length : 1), 0);
+    const cases: Array<[string, Graph]> = [
+      ['f32 buffers', new PassManager('fuse-ops').run(g).graph],
+      ['f16 weights as images', new PassManager('fuse-ops').run(annotateMemory(castWeights(g, 'f16'), () => 'image2d', () => undefined)).graph],
+      ['every value an image', new PassManager('fuse-ops').run(annotateMemory(g, () => 'image2d', () => 'image2d')).graph],
+      ['2:4 C_n^4', new PassManager('fuse-ops').run(annotateCn4(g, 11, 2)).graph],
+      ...(['adreno', 'mali', 'generic'] as const).map((d): [string, Graph] => [d, new PassManager(`fuse-ops,select-layout{device=${d}},materialize-layout`).run(g).graph]),
+    ];
+    for (const [what, x] of cases) {
+      // The IR's count: one per top-level node (a fused group is one kernel), mem.* of weights done at upload.
+      // A C_n^4 embedding table is read by its own kernel (embedding_cn4 / embedding_cn4i), not through a view.
+      const weightConversions = x.nodes.filter((n) => n.op.startsWith('mem.') && x.weights.some((w) => w.name === n.inputs[0])).length;
+      const cn4Table = x.weights.find((w) => w.name === 'embedding')?.type.cn4 ? 1 : 0;
+      expect(emitOpenCL(x).manifest.decodeLaunches, what).toBe(launchCount(x) - weightConversions + cn4Table);
+    }
+    // 7 kernels per layer, plus embedding+norm and the final norm and head.
+    expect(launchCount(cases[0][1])).toBe(7 * nLayer + 2);
+    // Without fusion in the backend: one kernel per op, a split one per result.
+    const plain = emitOpenCL(cases[0][1], { epilogues: false }).manifest.decodeLaunches;
+    expect(plain).toBe(ops(cases[0][1]) + 3 * nLayer);
+  });
+
+  it('equals the interpreter when every intermediate value is an image (views at unaligned columns, inlined elementwise ops)', () => {
+    const ck = randomCheckpoint({ dModel: 6, nLayer: 2, vocabSize: 11, dState: 3, dConv: 3, expand: 2, dInner: 12, dtRank: 3, normEps: 1e-5, tiedHead: true, convBias: true, projBias: true }, 5);
+    const g = buildMambaGraph(ck, { mode: 'decode' });
+    for (const half of [false, true]) {
+      const ref = half ? castWeights(g, 'f16') : g;
+      const fused = new PassManager('fuse-ops').run(ref).graph;
+      const img = annotateMemory(fused, (w) => (w.type.shape.length === 2 ? 'image2d' : undefined), () => 'image2d');
+      const c = runner(build(img));
+      expect(c.manifest.decodeLaunches).toBe(launchCount(fused));
+      differential(c, new InterpRunner(ref), Int32Array.of(1, 5, 7, 2, 8, 3, 10, 0), TOL);
+      c.close();
+    }
   });
 
   it('rejects tokens outside the vocabulary without touching the state', () => {
