@@ -6,10 +6,20 @@
 #include <sys/resource.h>
 #include "ssmc_native.h"
 
-/* The caller records the helper's peak memory (its own RSS is not the Node process's). */
+/* The caller records the helper's peak memory. VmHWM of this address space, not
+ * getrusage: after fork+exec, ru_maxrss still counts the (large) Node parent. */
 static void report_rss(void) {
-  struct rusage u;
-  if (getrusage(RUSAGE_SELF, &u) == 0) fprintf(stderr, "ssmc-native-maxrss %ld\n", u.ru_maxrss);
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kb = atol(line + 6);
+  if (f) fclose(f);
+  if (kb < 0) {
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) == 0) kb = u.ru_maxrss;
+  }
+  if (kb >= 0) fprintf(stderr, "ssmc-native-maxrss %ld\n", kb);
 }
 
 const char *arg_str(int argc, char **argv, const char *key) {
