@@ -87,10 +87,7 @@ export class NativeSession {
 
   /** Reads an array the helper wrote and keeps its file as that array's cached copy. */
   adoptF32(p: string, count: number): Float32Array {
-    const b = readFileSync(p);
-    if (b.byteLength !== count * 4) throw new SsmcError('E_INTERNAL', `native helper wrote ${b.byteLength} bytes to ${p}, expected ${count * 4}`);
-    const a = new Float32Array(count);
-    new Uint8Array(a.buffer).set(b);
+    const a = new Float32Array(this.#load(p, count * 4));
     this.#remember(a, p, a.byteLength);
     return a;
   }
@@ -123,11 +120,18 @@ export class NativeSession {
   }
 
   #read(p: string, bytes: number): ArrayBuffer {
+    const out = this.#load(p, bytes);
+    unlinkSync(p);
+    return out;
+  }
+
+  /** The file's bytes as a whole ArrayBuffer (the read buffer itself when it is one: no copy). */
+  #load(p: string, bytes: number): ArrayBuffer {
     const b = readFileSync(p);
     if (b.byteLength !== bytes) throw new SsmcError('E_INTERNAL', `native helper wrote ${b.byteLength} bytes to ${p}, expected ${bytes}`);
+    if (b.byteOffset === 0 && b.buffer.byteLength === bytes && b.buffer instanceof ArrayBuffer) return b.buffer;
     const out = new ArrayBuffer(bytes);
     new Uint8Array(out).set(b);
-    unlinkSync(p);
     return out;
   }
 
