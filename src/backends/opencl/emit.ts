@@ -160,6 +160,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
   const kernels: Array<{ partial: string; ctx: Record<string, unknown> }> = [{ partial: '', ctx: {} }, { partial: '', ctx: {} }];
   const kernelNames = ['ssmc_img_f32', 'ssmc_img_f16'];
   const kernelIndex = new Map<string, number>();
+  const globals = new Set<string>();
   const kernel = (partial: string, ctx: Record<string, unknown>): number => {
     const key = `${partial}|${JSON.stringify(ctx)}`;
     let i = kernelIndex.get(key);
@@ -342,6 +343,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
           return a;
         });
         if (args.length > 12) throw new SsmcError('E_INTERNAL', `OpenCL backend: ${f.op} needs ${args.length} kernel arguments (at most 12)`);
+        for (const gl of s.globals ?? []) globals.add(gl);
         launches.push({ kernel: kernel(s.partial, s.ctx), nargs: args.length, args: args.join(', '), perT: s.items.perT, fixed: s.items.fixed, comment: text, conversion: f.op.startsWith('mem.'), wg: s.ctx.wg === undefined ? -1 : Number(s.ctx.wg) });
       }
       for (const n of new Set(realInputs(entryInputs(e)))) {
@@ -406,6 +408,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
   const source = hb.compile(readFileSync(join(TEMPLATE_DIR, 'kernels.cl.hbs'), 'utf8'), { noEscape: true, strict: true })({
     graphName: decode.name,
     kernels: kernels.slice(2),
+    globals: [...globals],
     dtypes: [
       { suf: 'f32', ct: 'float', vb: 4, load: 'ssmc_vld_f32' },
       { suf: 'f16', ct: 'half', vb: 2, load: 'vload_half' },

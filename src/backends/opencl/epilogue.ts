@@ -101,7 +101,7 @@ const rawInput = (op: string, i: number) => i === 0 && (op === 'ssm.conv1d_step'
 const readsOnce = (op: string, i: number) => ELEMENTWISE.has(op) || (op === 'nn.rms_norm' && i === 0);
 
 /**
- * The kernels of a flattened graph: splits and dense-table embeddings become views
+ * The kernels of a flattened graph: splits and embeddings become views
  * (no kernel; readers address the source), single-use elementwise ops fold into their
  * producer's store (fuseEpilogues), and an elementwise entry left whose only reader
  * reads it element by element (an elementwise kernel, or a folded step's other
@@ -125,7 +125,7 @@ export function kernelsOf(flat: readonly FlatNode[], stored: ReadonlySet<string>
       });
       continue;
     }
-    if (f.op === 'nn.embedding' && weights.get(x)?.layout === 'dense' && viewable(f.outputs[0], readsOnce)) {
+    if (f.op === 'nn.embedding' && weights.has(x) && viewable(f.outputs[0], readsOnce)) {
       virtuals.set(f.outputs[0].name, { kind: 'view', node: f, of: x, off: 0, tokens: f.inputs[1] });
       continue;
     }

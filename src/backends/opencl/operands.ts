@@ -13,6 +13,7 @@ import { SsmcError } from '../../errors.ts';
 import type { MemoryKind, TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import type { PackedTensorInfo } from '../packed/index.ts';
+import { cn4ImageLayout, segmentTable } from './cn4-image.ts';
 
 /** A tensor of the weights file as the OpenCL rules see it. */
 export interface ClWeight extends PackedTensorInfo {
@@ -54,6 +55,8 @@ export interface Param {
   readonly defs: readonly string[];
   readonly names: readonly string[];
   readonly values: readonly string[];
+  /** Program-scope declarations the macros use (segment tables), shared by every kernel. */
+  readonly globals?: readonly string[];
 }
 
 /**
@@ -131,10 +134,28 @@ const laneLd4 = (name: string, d: number) =>
  * is zero); otherwise lane by lane.
  */
 function viewInput(name: string, o: ClOperand, v: NonNullable<ClOperand['view']>): Param {
-  const inner = input(`${name}_v`, v.of);
   const tok: Param = v.tokens ? { decls: [`__global const int *${name}_t`], defs: [], names: [], values: [v.tokens] } : { decls: [], defs: [], names: [], values: [] };
   const rowsOfSource = Math.max(1, numel(v.of.type.shape) / v.of.d);
   const row = v.tokens ? `clamp(${name}_t[(r)], 0, ${rowsOfSource - 1})` : '(r)';
+  const w = v.of.weight;
+  if (w?.layout === 'cn4') {
+    // Rows of a C_n^4 table (packed tiles in a buffer, or the compact image and its
+    // codes), located through the weight's segment table and spread to 4 lanes.
+    if (v.off !== 0 || o.d !== v.of.d) throw new SsmcError('E_INTERNAL', `OpenCL backend: a column view of C_n^4 weight @${w.name}`);
+    const img = cn4ImageLayout(w);
+    const segs = `ssmc_segs_${w.index}`;
+    const at = `ssmc_cn4_find(${segs}, ${Math.max(1, img.segments.length)}, ${row})`;
+    const src = w.memory === 'image2d' ? compactImage(`${name}_v`, v.of) : packedBytes(`${name}_v`, v.of);
+    const ld4 = w.memory === 'image2d' ? `ssmc_cn4i_ld4(${name}_v, ${img.log2Width}, ${name}_vc, ${at}, ${img.groups}, (g))` : `ssmc_cn4_ld4_${w.dtype}(${name}_v, ${at}, ${img.groups}, ${img.tail}, (g))`;
+    return {
+      decls: [...src.decls, ...tok.decls],
+      defs: [`#define ${name}_ld4(r, g) ${ld4}`, `#define ${name}_ld(r, c) ssmc_lane(${name}_ld4((r), (c) >> 2), (c) & 3)`],
+      names: [`${name}_ld`, `${name}_ld4`],
+      values: [...src.values, ...tok.values],
+      globals: [`__constant int ${segs}[] = {\n  ${segmentTable(img)}\n};`],
+    };
+  }
+  const inner = input(`${name}_v`, v.of);
   const aligned = v.off % 4 === 0 && (o.d % 4 === 0 || v.off + o.d === v.of.d) && inner.names.includes(`${name}_v_ld4`);
   return {
     decls: [...inner.decls, ...tok.decls],
@@ -145,6 +166,7 @@ function viewInput(name: string, o: ClOperand, v: NonNullable<ClOperand['view']>
     ],
     names: [`${name}_ld`, `${name}_ld4`, ...inner.names],
     values: [...inner.values, ...tok.values],
+    globals: inner.globals,
   };
 }
 
@@ -157,6 +179,7 @@ function exprInput(name: string, o: ClOperand, e: NonNullable<ClOperand['expr']>
     defs: [...srcs.flatMap((p) => p.defs), `#define ${name}_ld(r, c) (${text})`, laneLd4(name, o.d)],
     names: [`${name}_ld`, `${name}_ld4`, ...srcs.flatMap((p) => p.names)],
     values: srcs.flatMap((p) => p.values),
+    globals: srcs.flatMap((p) => p.globals ?? []),
   };
 }
 
@@ -195,6 +218,7 @@ export function output(name: string, o: ClOperand): Param {
     defs: [...extra.flatMap((p) => p.defs), body],
     names: [...names, ...extra.flatMap((p) => p.names)],
     values: [target.value, ...extra.flatMap((p) => p.values)],
+    globals: extra.flatMap((p) => p.globals ?? []),
   };
 }
 
@@ -219,7 +243,7 @@ export function compactImage(name: string, o: ClOperand): Param {
 }
 
 /** The signature pieces a kernel partial substitutes. */
-export function signature(params: readonly Param[]): { params: string; defs: string; undefs: string; args: string[] } {
+export function signature(params: readonly Param[]): { params: string; defs: string; undefs: string; args: string[]; globals: string[] } {
   // A read-only object bound twice under one type (a value read directly and through a
   // view or an inlined expression) becomes one parameter; the second name is a macro.
   const decls: string[] = [];
@@ -246,5 +270,6 @@ export function signature(params: readonly Param[]): { params: string; defs: str
     defs: [...decls.filter((d) => d.startsWith('#')), ...params.flatMap((p) => p.defs)].join('\n'),
     undefs: [...params.flatMap((p) => p.names), ...aliases].map((n) => `#undef ${n}`).join('\n'),
     args,
+    globals: [...new Set(params.flatMap((p) => p.globals ?? []))],
   };
 }

@@ -23,6 +23,8 @@ export interface Launch {
   /** Value bound to each kernel parameter, in order (T is appended by the runtime). */
   readonly args: readonly string[];
   readonly items: Items;
+  /** Program-scope declarations the kernel's macros use (emitted once per program). */
+  readonly globals?: readonly string[];
 }
 
 /** How matrix-vector kernels reduce (from the device table; see matvecGroup). */
@@ -79,7 +81,7 @@ function launch(partial: string, params: Param[], ctx: Record<string, unknown>, 
   // Launches are rounded up to whole work-groups (one fixed size, so a driver such as
   // PoCL compiles each kernel once): work items past `limit` return at once.
   const limit = items.perT ? `${items.perT} * T + ${items.fixed}` : String(items.fixed);
-  return { partial, ctx: { ...ctx, limit, params: sig.params, defs: sig.defs, undefs: sig.undefs }, args: sig.args, items };
+  return { partial, ctx: { ...ctx, limit, params: sig.params, defs: sig.defs, undefs: sig.undefs }, args: sig.args, items, globals: sig.globals };
 }
 
 /**
