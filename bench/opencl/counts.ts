@@ -58,8 +58,9 @@ for (const device of listDevices()) {
   }
 }
 
-// What the OpenCL backend itself launches (emitOpenCL: fused groups flattened, single-use
-// elementwise ops folded into their producer's store, mem.* of weights done at upload),
+// What the OpenCL backend itself launches (emitOpenCL: one kernel per fused group: splits
+// and dense-table embeddings read as views, elementwise ops folded into their producer's
+// store or inlined into their reader's load, mem.* of weights done at upload),
 // and the weight bytes a decode step reads by memory kind, dense and with every layer
 // matrix at 2:4 (zero weights satisfy any C_n^4 pattern; the tied head stays dense, as
 // sparsify-cn4's default layers leave it).
@@ -81,7 +82,7 @@ for (const [device, fused, pipeline] of backendCases) {
     const m = emitOpenCL(g).manifest;
     const kinds = m.decodeWeightBytesByKind;
     readBy.set(`${device}|${fused}|${weights}`, kinds);
-    backendRows.push(`| ${device} | ${fused} | ${pipeline.includes('select') ? 'select-layout' : 'none (all buffer)'} | ${weights} | ${m.decodeLaunches} | ${m.decodeConversions} | ${m.matvecWorkGroups.join(', ')} (${m.device}) | ${mib(kinds.buffer)} | ${mib(kinds.image2d)} | ${mib(m.decodeWeightBytes)} |`);
+    backendRows.push(`| ${device} | ${fused} | ${pipeline.includes('select') ? 'select-layout' : 'none (all buffer)'} | ${weights} | ${m.decodeLaunches} | ${launchCount(g)} | ${m.decodeConversions} | ${m.matvecWorkGroups.join(', ')} (${m.device}) | ${mib(kinds.buffer)} | ${mib(kinds.image2d)} | ${mib(m.decodeWeightBytes)} |`);
   }
 }
 
@@ -136,12 +137,19 @@ ${notes.join('\n')}
 
 ## What the OpenCL backend launches, and the weight bytes it reads
 
-The counts above are IR kernels. The backend (\`emitOpenCL\`) runs a fused group as the
-kernels of its ops (fused groups are flattened; there is no generated kernel per fused
-group), then folds single-use elementwise ops into the store of the kernel producing
-their input (conv+silu, dt_proj+softplus, scan+add+mul, out_proj+residual: 5 per
-layer). So its launches per token are more than the IR's kernels. Conversions of
-weights are done once at upload. The same zero-filled ${shape} graph, f32; "2:4": every
+The counts above are IR kernels. The backend (\`emitOpenCL\`) flattens fused groups and
+re-forms kernels from op classes, so that each fused group is one generated kernel:
+an elementwise op whose input comes from the kernel just computed is folded into that
+kernel's store (conv+silu, dt_proj+softplus, scan+add+mul, out_proj+residual); an
+elementwise op read element by element by one reader is inlined into the reader's load
+(x*D and silu(z) inside the scan's store); splits are views, read in place (in_proj's
+x | z, x_proj's dt | B | C); an embedding is a view of the table's rows (dense, or
+C_n^4 decoded where read), read by the first norm and the first residual add. A layer
+is 7 launches (it was 14: 2 + 3 split kernels, x*D and silu(z) on their own; the
+embedding one more: ${14 * L + 3} a token), and a token ${7 * L + 2}, the IR's count
+after fuse-ops (the backend finds the same kernels when fuse-ops did not run: the rows
+with "no"). Conversions of weights are done once at upload. The
+same zero-filled ${shape} graph, f32; "2:4": every
 layer matrix (in_proj, x_proj, dt_proj, out_proj) C_n^4 with n = 2, the tied head dense.
 Weight bytes are what one decode step reads (manifest \`decodeWeightBytesByKind\`): a
 buffer its packed bytes, a dense image its texels, a C_n^4 image its compact texels
@@ -149,8 +157,8 @@ buffer its packed bytes, a dense image its texels, a C_n^4 image its compact tex
 the kernels reduce with (0 = one work item per 4 rows), from the named device table
 (\`generic\` when select-layout did not run).
 
-| device | fuse-ops | layout | weights | launches per token | conversions | matvec work-groups | MiB read from buffers | MiB read from images | MiB total |
-|---|---|---|---|---:|---:|---|---:|---:|---:|
+| device | fuse-ops | layout | weights | launches per token | IR kernels | conversions | matvec work-groups | MiB read from buffers | MiB read from images | MiB total |
+|---|---|---|---|---:|---:|---:|---|---:|---:|---:|
 ${backendRows.join('\n')}
 
 ${summary}

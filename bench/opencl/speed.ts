@@ -88,9 +88,9 @@ have no texture cache to win from on PoCL.
 Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), shared with other work (load
 average ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end). PoCL's pthread device uses every core.
 Median of ${values.reps} runs of \`ssmc_driver bench --tokens ${values.tokens} --prefill 0\`
-(2 warm-up steps first). Graphs after \`fuse-ops\`; kernels: one launch per op of the
-flattened graph, single-use elementwise ops folded into their producer's store (5
-launches fewer per layer). Matvecs reduce with the work-group sizes listed (the
+(2 warm-up steps first). Graphs after \`fuse-ops\`; kernels: one per fused group
+(specs/opencl-backend.md, "Kernels per fused group": splits and the embedding read as
+views, elementwise ops folded into stores or inlined into loads), 7 launches a layer. Matvecs reduce with the work-group sizes listed (the
 generic table: 64 at most, at least 8 texels per item; 0 = one work item per 4 rows);
 other kernels use work-groups of 64. Weight MiB: what one decode step reads, by the
 memory it reads from (C_n^4 images are compact: kept values and codes only).

@@ -1,6 +1,7 @@
 // Lowers a one-token (decode) graph to an OpenCL folder: the prefill graph is derived
-// by lifting (liftToSequence), both are flattened, every node becomes one or more
-// kernel launches through the rules, every intermediate value a device memory object
+// by lifting (liftToSequence), both are flattened, the flat nodes are grouped into
+// kernels again (epilogue.ts: views, store epilogues, inlined loads: one kernel per
+// fused group), each kernel is launched through the rules, every stored value a device memory object
 // (buffer or image2d, as its IR type says; reused by liveness among objects of the
 // same shape and kind), and Handlebars renders kernels.cl, the host tables and the
 // runtime. The weights go into the project's packed file (specs/packed-weights.md);

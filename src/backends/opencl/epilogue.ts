@@ -8,6 +8,11 @@
 // The producer moves down to the folded op's place, which is legal when nothing in
 // between reads its other results. mem.* conversions are never folded: they are the
 // IR's explicit decision and are counted as kernels.
+//
+// kernelsOf (below) adds the two other ways a value escapes being stored: views
+// (splits and embeddings, read in place through their source) and inlining (an
+// elementwise op read element by element by its only reader is recomputed there).
+// Together they make each fuse-ops group one kernel, decided by op classes alone.
 import type { Value } from '../../ir/graph.ts';
 import { shapeEqual } from '../../ir/types.ts';
 import type { FlatNode } from '../flatten.ts';
@@ -86,8 +91,8 @@ export function fuseEpilogues(flat: readonly FlatNode[], keep: ReadonlySet<strin
 
 /**
  * A value no kernel stores. `view`: read in place through another value's memory
- * (a tensor.split result: columns `off ..` of `of`; an nn.embedding result with a dense
- * table: rows `of[tokens[r]]`). `expr`: an elementwise entry (its op and folded steps)
+ * (a tensor.split result: columns `off ..` of `of`; an nn.embedding result: rows
+ * `of[tokens[r]]` of its table, dense or C_n^4). `expr`: an elementwise entry (its op and folded steps)
  * recomputed by its only reader, which reads it element by element.
  */
 export type Virtual =
