@@ -63,7 +63,7 @@ export function makeRunner(decode: Graph, backend: BackendName, opts: RunnerOpti
   }
 }
 
-/** The decode graph of a model with the pipeline the flags ask for applied. */
+/** The decode graph of a model with the pipeline the flags ask for applied (adaptive shorthands reorder rows by n). */
 export function decodeGraph(ck: Checkpoint, flags: PipelineFlags, io: CliIO): Graph {
-  return applyPipelineFlags(buildMambaGraph(ck, { mode: 'decode' }), flags, io);
+  return applyPipelineFlags(buildMambaGraph(ck, { mode: 'decode' }), flags, io, {}, { reorder: true });
 }

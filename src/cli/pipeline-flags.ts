@@ -25,7 +25,7 @@ export interface PipelineFlags {
 export function addPipelineFlags(cmd: Command): Command {
   return cmd
     .option('--pipeline <passes>', 'pass pipeline, e.g. "sparsify-cn4{sparsity=0.5 method=obs},reorder-weights,dce"')
-    .option('--sparsity <S>', 'shorthand: sparsify-cn4 with this overall sparsity (adaptive n per row)', floatArg(0, 0.999999))
+    .option('--sparsity <S>', 'shorthand: sparsify-cn4 with this overall sparsity (adaptive n per row; where the model is then run or compiled, rows are also reordered by n)', floatArg(0, 0.999999))
     .option('--method <m>', 'shorthand: pruning method', choiceArg(['magnitude', 'wanda', 'obs'] as const))
     .option('--pattern <p>', 'shorthand: uniform (same n everywhere) or adaptive', choiceArg(['uniform', 'adaptive'] as const))
     .option('--n <n>', 'shorthand: n pruned of every 4 (pattern uniform)', intArg(0, 4))
@@ -35,8 +35,19 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--print-ir-after <pass>', 'print the IR (to stderr) after this pass, or "all"');
 }
 
+/** How the shorthand flags expand. */
+export interface ShorthandOptions {
+  /**
+   * Append `reorder-weights` to an adaptive shorthand: rows with equal n become contiguous
+   * runs, which the packed format stores as whole tiles (interleaved n make one short
+   * segment per row, and the compiled kernels pay per segment). Numerically a no-op; off
+   * for `ssmc prune`, whose checkpoint keeps the original row order.
+   */
+  readonly reorder?: boolean;
+}
+
 /** The pipeline string the flags describe, or undefined when none is asked for. */
-export function pipelineFromFlags(f: PipelineFlags): string | undefined {
+export function pipelineFromFlags(f: PipelineFlags, so: ShorthandOptions = {}): string | undefined {
   const shorthand = f.sparsity !== undefined || f.method !== undefined || f.pattern !== undefined || f.n !== undefined || f.latency !== undefined;
   if (f.pipeline !== undefined && shorthand) {
     throw new SsmcError('E_ARG', '--pipeline cannot be combined with the shorthand flags (--sparsity/--method/--pattern/--n/--latency); put the options into the pipeline');
@@ -51,7 +62,8 @@ export function pipelineFromFlags(f: PipelineFlags): string | undefined {
   if (f.n !== undefined) opts.push(`n=${f.n}`);
   if (f.sparsity !== undefined) opts.push(`sparsity=${f.sparsity}`);
   if (f.latency !== undefined) opts.push(`latency=${f.latency}`);
-  return `sparsify-cn4{${opts.join(' ')}}`;
+  const sparsify = `sparsify-cn4{${opts.join(' ')}}`;
+  return so.reorder && pattern === 'adaptive' ? `${sparsify},reorder-weights` : sparsify;
 }
 
 /** Calibration tokens (bytes of the text) as the passes' `calibration` service. */
@@ -71,8 +83,8 @@ export function calibrationService(f: PipelineFlags): { tokens: Int32Array } | u
 }
 
 /** Runs the pipeline the flags ask for on `graph` (unchanged when none). */
-export function applyPipelineFlags(graph: Graph, f: PipelineFlags & { json?: boolean }, io: CliIO, extraServices: Record<string, unknown> = {}): Graph {
-  const pipeline = pipelineFromFlags(f);
+export function applyPipelineFlags(graph: Graph, f: PipelineFlags & { json?: boolean }, io: CliIO, extraServices: Record<string, unknown> = {}, so: ShorthandOptions = {}): Graph {
+  const pipeline = pipelineFromFlags(f, so);
   if (pipeline === undefined) {
     if (f.printIrAfter !== undefined) throw new SsmcError('E_ARG', '--print-ir-after needs a pipeline (--pipeline or the shorthand flags)');
     return graph;

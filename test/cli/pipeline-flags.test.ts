@@ -24,4 +24,12 @@ describe('pipeline shorthand flags', () => {
     expect(thrown(() => pipelineFromFlags({ pattern: 'uniform', sparsity: 0.5 })).message).toContain('--pattern uniform takes --n');
     expect(thrown(() => pipelineFromFlags({ pattern: 'adaptive', n: 2 })).message).toContain('--n goes with --pattern uniform');
   });
+
+  it('reorders rows by n after an adaptive shorthand only when asked (run/compile), never after uniform or an explicit pipeline', () => {
+    expect(pipelineFromFlags({ sparsity: 0.5 }, { reorder: true })).toBe('sparsify-cn4{method=obs pattern=adaptive sparsity=0.5},reorder-weights');
+    expect(pipelineFromFlags({ latency: 0.6 }, { reorder: true })).toBe('sparsify-cn4{method=obs pattern=adaptive latency=0.6},reorder-weights');
+    expect(pipelineFromFlags({ sparsity: 0.5 })).toBe('sparsify-cn4{method=obs pattern=adaptive sparsity=0.5}');
+    expect(pipelineFromFlags({ n: 2 }, { reorder: true })).toBe('sparsify-cn4{method=obs pattern=uniform n=2}');
+    expect(pipelineFromFlags({ pipeline: 'sparsify-cn4{sparsity=0.5}' }, { reorder: true })).toBe('sparsify-cn4{sparsity=0.5}');
+  });
 });

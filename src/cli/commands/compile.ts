@@ -50,7 +50,7 @@ export function registerCompile(program: Command, io: CliIO): Command {
   return addPipelineFlags(cmd).action((model: string, o: CompileOpts) => {
     const ck = loadModel(model);
     let graph = buildMambaGraph(ck, { mode: 'decode' });
-    graph = applyPipelineFlags(graph, o, io); // draws its own bar over the passes
+    graph = applyPipelineFlags(graph, o, io, {}, { reorder: true }); // draws its own bar over the passes
     // Steps after the pipeline: cast, (layout), emit + write, (C compiler).
     const steps = stepBar(io, 'compile', 2 + (o.target === 'opencl' ? 1 : 0) + (o.build ? 1 : 0), o.json);
     try {
