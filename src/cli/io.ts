@@ -1,9 +1,5 @@
 // Where the CLI writes. Tests pass their own sinks; the binary uses the process streams.
 import { InvalidArgumentError } from 'commander';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { SsmcError } from '../errors.ts';
-import { tempSibling } from '../util/atomic-write.ts';
 
 export interface CliIO {
   out(s: string): void;
@@ -54,33 +50,4 @@ export function intListArg(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected comma-separated non-negative integers, got '${v}'`);
   return parts.map(Number);
-}
-
-/**
- * Builds an output folder at a hidden temporary sibling of `dir` and renames it into
- * place only when `build` succeeds, replacing any previous folder; when anything fails
- * (emitting, the C compiler) nothing is left behind and an old `dir` is kept. Every
- * step of `build` must work relative to the folder it is given (the generated
- * Makefiles and compiler commands do: they run with the folder as cwd).
- */
-export function writeFolderAtomic<T>(dir: string, build: (tmp: string) => T): T {
-  // Missing parents are created, and removed again on failure.
-  let created: string | undefined;
-  for (let p = dirname(resolve(dir)); !existsSync(p); p = dirname(p)) created = p;
-  const tmp = tempSibling(dir);
-  try {
-    if (created) mkdirSync(dirname(resolve(dir)), { recursive: true });
-    const result = build(tmp);
-    if (existsSync(dir)) {
-      const old = tempSibling(dir);
-      renameSync(dir, old);
-      renameSync(tmp, dir);
-      rmSync(old, { recursive: true, force: true });
-    } else renameSync(tmp, dir);
-    return result;
-  } catch (e) {
-    rmSync(created ?? tmp, { recursive: true, force: true });
-    if (e instanceof SsmcError) throw e;
-    throw new SsmcError('E_IO', `cannot write: ${(e as Error).message}`, { file: dir }, { cause: e });
-  }
 }
