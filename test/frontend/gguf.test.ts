@@ -5,10 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SsmcError, type ErrorCode } from '../../src/errors.ts';
 import { fileSource, memorySource } from '../../src/frontend/bytes.ts';
-import type { RawTensor, StorageDType } from '../../src/frontend/raw-tensor.ts';
+import type { RawTensor } from '../../src/frontend/raw-tensor.ts';
 import { gguf, openGguf, writeGguf, writeGgufFile, type GgufValue } from '../../src/frontend/gguf.ts';
 import type { TensorInput } from '../../src/frontend/safetensors.ts';
 import { thrown as errorOf } from '../helpers/errors.ts';
+import { rawTensorArb } from '../helpers/raw-tensors.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 42);
 const dir = mkdtempSync(join(tmpdir(), 'ssmc-gguf-'));
@@ -123,17 +124,7 @@ const valueArb: fc.Arbitrary<GgufValue> = fc.constantFrom(...Object.keys(itemArb
     fc.array(itemArb[t], { maxLength: 5 }).map((value) => ({ type: 'array', itemType: t, value }) as GgufValue),
   ),
 );
-const tensorArb: fc.Arbitrary<RawTensor> = fc
-  .tuple(fc.constantFrom<StorageDType>('f32', 'f16', 'bf16'), fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }))
-  .chain(([dtype, shape]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const max = dtype === 'f32' ? 0xffffffff : 0xffff;
-    return fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((bits): RawTensor => ({
-      dtype,
-      shape,
-      data: dtype === 'f32' ? new Float32Array(new Uint32Array(bits).buffer) : new Uint16Array(bits),
-    }));
-  });
+const tensorArb = rawTensorArb(5);
 const fileArb = fc.record({
   metadata: fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), valueArb), { selector: ([k]) => k, maxLength: 8 })
     .map((kv) => kv.filter(([k]) => k !== 'general.alignment')),

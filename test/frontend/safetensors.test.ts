@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SsmcError, type ErrorCode } from '../../src/errors.ts';
 import { fileSource, memorySource } from '../../src/frontend/bytes.ts';
-import type { RawTensor, StorageDType } from '../../src/frontend/raw-tensor.ts';
+import type { RawTensor } from '../../src/frontend/raw-tensor.ts';
+import { rawTensorArb } from '../helpers/raw-tensors.ts';
 import {
   openSafetensors, writeSafetensors, writeSafetensorsFile, type LazyTensor,
 } from '../../src/frontend/safetensors.ts';
@@ -16,18 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const bytesOf = (t: RawTensor) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
-/** Random tensors, data as raw bit patterns (NaN payloads included) so equality is bitwise. */
-const tensorArb: fc.Arbitrary<RawTensor> = fc
-  .tuple(fc.constantFrom<StorageDType>('f32', 'f16', 'bf16'), fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }))
-  .chain(([dtype, shape]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const max = dtype === 'f32' ? 0xffffffff : 0xffff;
-    return fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((bits): RawTensor => ({
-      dtype,
-      shape,
-      data: dtype === 'f32' ? new Float32Array(new Uint32Array(bits).buffer) : new Uint16Array(bits),
-    }));
-  });
+const tensorArb = rawTensorArb(4);
 
 const tensorsArb = fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 6 }), tensorArb), {
   selector: ([name]) => name,

@@ -7,25 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileSource, memorySource } from '../../src/frontend/bytes.ts';
-import type { RawTensor, StorageDType } from '../../src/frontend/raw-tensor.ts';
 import { openSafetensors, writeSafetensors } from '../../src/frontend/safetensors.ts';
 import { byteMutation, cut, fcOptions, mutateBytes, Tally, truncation, typedOnly } from './harness.ts';
+import { rawTensorArb } from '../helpers/raw-tensors.ts';
 
 const LIMITS = { ms: 1000 };
 const dir = mkdtempSync(join(tmpdir(), 'ssmc-fuzz-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const tensorArb: fc.Arbitrary<RawTensor> = fc
-  .tuple(fc.constantFrom<StorageDType>('f32', 'f16', 'bf16'), fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }))
-  .chain(([dtype, shape]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const max = dtype === 'f32' ? 0xffffffff : 0xffff;
-    return fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((bits): RawTensor => ({
-      dtype,
-      shape,
-      data: dtype === 'f32' ? new Float32Array(new Uint32Array(bits).buffer) : new Uint16Array(bits),
-    }));
-  });
+const tensorArb = rawTensorArb(4);
 
 const tensorsArb = fc
   .uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 6 }), tensorArb), { selector: ([name]) => name, minLength: 1, maxLength: 5 })
