@@ -5,6 +5,8 @@
 export type ErrorCode =
   // generic
   | 'E_IO' | 'E_ARG' | 'E_INTERNAL' | 'E_UNSUPPORTED'
+  // an external tool (the C compiler, the OpenCL build) reported an error
+  | 'E_TOOLCHAIN'
   // binary containers
   | 'E_TRUNCATED' | 'E_HEADER' | 'E_DTYPE' | 'E_OFFSETS' | 'E_SHAPE' | 'E_TOO_LARGE'
   | 'E_MAGIC' | 'E_VERSION' | 'E_GGUF_TYPE' | 'E_CHECKSUM'

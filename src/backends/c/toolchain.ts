@@ -38,7 +38,7 @@ export class ToolchainError extends SsmcError {
   /** What the tool wrote to stderr and stdout. */
   readonly output: string;
   constructor(kind: 'missing' | 'failed', command: string, output: string, message: string) {
-    super(kind === 'missing' ? 'E_UNSUPPORTED' : 'E_INTERNAL', message);
+    super(kind === 'missing' ? 'E_UNSUPPORTED' : 'E_TOOLCHAIN', message);
     this.name = 'ToolchainError';
     this.kind = kind;
     this.command = command;

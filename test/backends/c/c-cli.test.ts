@@ -78,11 +78,15 @@ describe('ssmc compile --target c', () => {
     }
     expect(err).toBeInstanceOf(ToolchainError);
     expect((err as ToolchainError).kind).toBe('failed');
+    expect((err as ToolchainError).code).toBe('E_TOOLCHAIN'); // the compiler's complaint, not an ssmc bug
     expect((err as ToolchainError).message).toMatch(/no_such_header_ssmc\.h: No such file or directory/);
     expect(() => buildDriver(dir, { cc: 'no-such-cc-ssmc' })).toThrow(/'no-such-cc-ssmc' was not found/);
     const r = runCliSync(['compile', FIXTURE, '--target', 'c', '-o', outDir('nocc')], { CC: 'no-such-cc-ssmc' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no-such-cc-ssmc' was not found.*the sources are in/);
+    const failing = runCliSync(['compile', FIXTURE, '--target', 'c', '-o', outDir('ccfalse')], { CC: 'false' });
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toMatch(/^ssmc: error\[E_TOOLCHAIN\]/);
   });
 });
 
