@@ -4,5 +4,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// Ctrl-C exits through process.exit, so 'exit' handlers remove temporary folders.
+process.once('SIGINT', () => process.exit(130));
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -56,6 +56,7 @@ export class NativeSession {
   constructor() {
     this.exe = nativeBinary();
     this.dir = mkdtempSync(join(baseDir(), 'ssmc-native-'));
+    liveDirs.add(this.dir);
     if (/\s/.test(this.dir)) throw new SsmcError('E_UNSUPPORTED', `native helper: the temporary folder ${this.dir} has a space in its path`);
   }
 
@@ -167,9 +168,17 @@ export class NativeSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    liveDirs.delete(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+// Session folders still open when the process exits (an error path that skipped close(),
+// or the CLI's exit on Ctrl-C) are removed then, so no arrays are left in /dev/shm.
+const liveDirs = new Set<string>();
+process.once('exit', () => {
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** The graph executor met an op or shape it does not implement (the caller falls back). */
 export class NativeOpError extends SsmcError {
