@@ -28,6 +28,12 @@ export function classifyIO(g: Graph, backend: string): GraphIO {
   return { tokens: ints[0].name, state, logits, stateOut };
 }
 
+/** The state tensors in snapshot order with their sizes, and their total (a manifest's `state`, `stateFloats`). */
+export function stateLayout(gio: GraphIO): { state: Array<{ name: string; size: number }>; stateFloats: number } {
+  const state = gio.state.map((s) => ({ name: s.name, size: s.type.shape.reduce((a, b) => a * b, 1) }));
+  return { state, stateFloats: state.reduce((a, s) => a + s.size, 0) };
+}
+
 /** Every value's type by name (inputs, weights, node outputs, fused-body parameters). */
 export function valueTypes(g: Graph): Map<string, TensorType> {
   const m = new Map<string, TensorType>();

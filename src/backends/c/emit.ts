@@ -13,11 +13,11 @@ import type { Graph } from '../../ir/graph.ts';
 import { numel } from '../../ir/types.ts';
 import { matrixWeights } from '../../passes/cast-weights.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
-import { DTYPE_CODES, LAYOUT_CODES, packWeights, tileBytes, valueBytes } from '../packed/index.ts';
+import { DTYPE_CODES, LAYOUT_CODES, packWeights, storedChecksumHex, tileBytes, valueBytes } from '../packed/index.ts';
 import type { CWeight, Operand, RuleContext, Step } from './rules.ts';
 import { RULES } from './rules.ts';
 import type { FlatNode } from '../flatten.ts';
-import { valueTypes } from '../graph-io.ts';
+import { stateLayout, valueTypes } from '../graph-io.ts';
 import { templateEnv } from '../templates.ts';
 import { prepareLowering, streamed } from '../lowering.ts';
 
@@ -320,11 +320,10 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     vocab,
     chunk,
     threads,
-    state: gio.state.map((s) => ({ name: s.name, size: numel(s.type.shape) })),
-    stateFloats: gio.state.reduce((a, s) => a + numel(s.type.shape), 0),
+    ...stateLayout(gio),
     weightsBytes: weights.bytes.length,
     decodeWeightBytes: Math.round(decodeWeightBytes),
-    weightsChecksum: new DataView(weights.bytes.buffer, weights.bytes.byteOffset).getUint32(56, true).toString(16).padStart(8, '0'),
+    weightsChecksum: storedChecksumHex(weights.bytes),
   };
   const ctx = {
     graphName: decode.name,

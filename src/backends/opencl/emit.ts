@@ -16,12 +16,12 @@ import type { Graph } from '../../ir/graph.ts';
 import type { MemoryKind, TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
-import { GUARD, packWeights, valueBytes } from '../packed/index.ts';
+import { GUARD, packWeights, storedChecksumHex, valueBytes } from '../packed/index.ts';
 import type { Entry } from './epilogue.ts';
 import type { Virtual } from './epilogue.ts';
 import { entryInputs, entryOutputs, kernelsOf } from './epilogue.ts';
 import type { FlatNode } from '../flatten.ts';
-import { valueTypes } from '../graph-io.ts';
+import { stateLayout, valueTypes } from '../graph-io.ts';
 import type { ClOperand, ClWeight, Epilogue } from './operands.ts';
 import { imageDims, lastDim, memoryOf, rowsOf } from './operands.ts';
 import type { Launch } from './rules.ts';
@@ -384,19 +384,17 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     });
   }
   const decodeWeightBytes = byKind.buffer + byKind.image2d;
-  const checksum = new DataView(weights.bytes.buffer, weights.bytes.byteOffset).getUint32(56, true).toString(16).padStart(8, '0');
   const manifest: OpenCLManifest = {
     format: 'ssmc-opencl',
     version: 1,
     graph: decode.name,
     vocab,
     chunk,
-    state: gio.state.map((s) => ({ name: s.name, size: numel(s.type.shape) })),
-    stateFloats: gio.state.reduce((a, s) => a + numel(s.type.shape), 0),
+    ...stateLayout(gio),
     weightsBytes: weights.bytes.length,
     decodeWeightBytes: Math.round(decodeWeightBytes),
     decodeWeightBytesByKind: { buffer: Math.round(byKind.buffer), image2d: Math.round(byKind.image2d) },
-    weightsChecksum: checksum,
+    weightsChecksum: storedChecksumHex(weights.bytes),
     device: tuningDevice,
     matvecWorkGroups: [...new Set(dl.filter((l) => l.wg >= 0).map((l) => l.wg))].sort((a, b) => a - b),
     decodeLaunches: dl.length,
@@ -424,7 +422,7 @@ export function emitOpenCL(input: Graph, opts: OpenCLEmitOptions = {}): OpenCLMo
     threads: 1,
     nWeights: weights.table.length,
     weightsBytes: manifest.weightsBytes,
-    weightsChecksum: checksum,
+    weightsChecksum: storedChecksumHex(weights.bytes),
     decodeWeightBytes: manifest.decodeWeightBytes,
     nMems: pool.specs.length,
     nKernels: kernelNames.length,

@@ -10,3 +10,8 @@ export function fileChecksum(bytes: Uint8Array): number {
   c = crc32(ZERO4, c);
   return crc32(bytes.subarray(H.checksum + 4), c);
 }
+
+/** The checksum a packed file's header stores, as 8 hex digits (manifests name the weights by it). */
+export function storedChecksumHex(bytes: Uint8Array): string {
+  return new DataView(bytes.buffer, bytes.byteOffset).getUint32(H.checksum, true).toString(16).padStart(8, '0');
+}

@@ -3,7 +3,7 @@
 // unpacking to dense for tests, and the size comparison with CSR.
 export * from './format.ts';
 export { crc32 } from './crc32.ts';
-export { fileChecksum } from './checksum.ts';
+export { fileChecksum, storedChecksumHex } from './checksum.ts';
 export { groupCode, keepMask } from './cn4-codec.ts';
 export { packWeights } from './write.ts';
 export type { PackOptions, PackedFile } from './write.ts';
