@@ -13,7 +13,7 @@ import { PassManager } from '../../../src/passes/index.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { fixturesDir } from '../../helpers/paths.ts';
 import { randomCheckpoint } from '../../helpers/random-model.ts';
-import { annotateCn4, outDir } from './helpers.ts';
+import { annotateCn4, expectEvalMatchesInterpreter, outDir } from './helpers.ts';
 
 const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
 // --backend c compiles into the cache: keep it inside this run's temp folder.
@@ -92,16 +92,7 @@ describe('ssmc compile --target c', () => {
 
 describe('--backend c', () => {
   it('ssmc eval --backend c matches --backend interp on the fixture (bits per byte within 1e-5)', async () => {
-    const text = join(FIXTURE, 'heldout.txt');
-    const args = ['eval', FIXTURE, '--text', text, '--max-bytes', '3000', '--window', '512', '--json'];
-    const interp = await runCli([...args, '--backend', 'interp']);
-    const c = await runCli([...args, '--backend', 'c']);
-    expect(c.stderr).toBe('');
-    expect(c.code).toBe(0);
-    const a = JSON.parse(c.stdout) as { bits_per_token: number; tokens: number };
-    const b = JSON.parse(interp.stdout) as { bits_per_token: number; tokens: number };
-    expect(a.tokens).toBe(b.tokens);
-    expect(Math.abs(a.bits_per_token - b.bits_per_token)).toBeLessThan(1e-5);
+    await expectEvalMatchesInterpreter('c', FIXTURE, 3000);
   });
 
   it('ssmc logits --backend c matches the interpreter and reuses the cached build', async () => {

@@ -7,7 +7,10 @@ import { expect } from 'vitest';
 import type { Graph } from '../../../src/ir/graph.ts';
 import { makeGraph, walkNodes } from '../../../src/ir/graph.ts';
 import type { ModelRunner } from '../../../src/runtime/runner.ts';
-import { lcg } from '../../helpers/random-model.ts';
+import { InterpRunner } from '../../../src/backends/interp/runner.ts';
+import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
+import { runCli } from '../../helpers/cli.ts';
+import { lcg, randomCheckpoint } from '../../helpers/random-model.ts';
 
 let root: string | undefined;
 let counter = 0;
@@ -89,4 +92,33 @@ export function differential(c: ModelRunner, ref: ModelRunner, tokens: Int32Arra
   ref.reset();
   check(c.prefill(tokens), ref.prefill(tokens));
   return worst;
+}
+
+/**
+ * A compiled runner refuses tokens outside the vocabulary (step and prefill) and its
+ * state is untouched afterwards: the next step still equals the interpreter's.
+ */
+export function expectRejectsOutOfVocab(compile: (g: Graph) => ModelRunner, tol: number): void {
+  const ck = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 5, dState: 2, dConv: 2, expand: 1, dInner: 4, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 7);
+  const g = buildMambaGraph(ck, { mode: 'decode' });
+  const c = compile(g);
+  const ref = new InterpRunner(g);
+  c.step(1);
+  ref.step(1);
+  expect(() => c.step(5)).toThrow(/vocabulary/);
+  expect(() => c.prefill(Int32Array.of(1, 9))).toThrow(/vocabulary/);
+  expect(relErr(c.step(2), ref.step(2))).toBeLessThanOrEqual(tol);
+}
+
+/** `ssmc eval --backend B` on the fixture scores the same tokens as the interpreter, bits per byte within 1e-5. */
+export async function expectEvalMatchesInterpreter(backend: 'c' | 'opencl', fixture: string, maxBytes: number): Promise<void> {
+  const args = ['eval', fixture, '--text', join(fixture, 'heldout.txt'), '--max-bytes', String(maxBytes), '--window', '512', '--json'];
+  const interp = await runCli([...args, '--backend', 'interp']);
+  const compiled = await runCli([...args, '--backend', backend]);
+  expect(compiled.stderr).toBe('');
+  expect(compiled.code).toBe(0);
+  const a = JSON.parse(compiled.stdout) as { bits_per_token: number; tokens: number };
+  const b = JSON.parse(interp.stdout) as { bits_per_token: number; tokens: number };
+  expect(a.tokens).toBe(b.tokens);
+  expect(Math.abs(a.bits_per_token - b.bits_per_token)).toBeLessThan(1e-5);
 }

@@ -10,7 +10,7 @@ import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
 import { findPass } from '../../../src/passes/index.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { fixturesDir } from '../../helpers/paths.ts';
-import { outDir, relErr } from '../c/helpers.ts';
+import { expectEvalMatchesInterpreter, outDir, relErr } from '../c/helpers.ts';
 
 const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
 // --backend opencl compiles into the cache: keep it inside this run's temp folder.
@@ -40,14 +40,6 @@ describe('ssmc compile --target opencl', () => {
 
 describe('--backend opencl', () => {
   it('ssmc eval --backend opencl matches --backend interp on the fixture (bits per byte within 1e-5)', async () => {
-    const args = ['eval', FIXTURE, '--text', join(FIXTURE, 'heldout.txt'), '--max-bytes', '2048', '--window', '512', '--json'];
-    const interp = await runCli([...args, '--backend', 'interp']);
-    const ocl = await runCli([...args, '--backend', 'opencl']);
-    expect(ocl.stderr).toBe('');
-    expect(ocl.code).toBe(0);
-    const a = JSON.parse(ocl.stdout) as { bits_per_token: number; tokens: number };
-    const b = JSON.parse(interp.stdout) as { bits_per_token: number; tokens: number };
-    expect(a.tokens).toBe(b.tokens);
-    expect(Math.abs(a.bits_per_token - b.bits_per_token)).toBeLessThan(1e-5);
+    await expectEvalMatchesInterpreter('opencl', FIXTURE, 2048);
   });
 });
