@@ -71,7 +71,7 @@ void tri_lower_inverse(const double *L, double *M, long K) {
     }
     dgemm_mt(ib, i0, ib, -1.0, M + i0 * K + i0, K, 1, tmp, i0, 1, M + i0 * K, K);
   }
-  free(tmp);
+  nat_free(tmp);
 }
 
 int inverse_cholesky_upper(const double *H, double *U, long K) { return inverse_cholesky_upper_r(H, U, NULL, K); }
@@ -82,7 +82,7 @@ int inverse_cholesky_upper_r(const double *H, double *U, double *R, long K) {
   for (long i = 0; i < K; i++)
     for (long j = 0; j < K; j++) A[i * K + j] = H[(K - 1 - i) * K + K - 1 - j];
   if (!chol_lower(A, K)) {
-    free(A);
+    nat_free(A);
     return 0;
   }
   if (R)
@@ -92,7 +92,7 @@ int inverse_cholesky_upper_r(const double *H, double *U, double *R, long K) {
   tri_lower_inverse(A, Mi, K);
   for (long i = 0; i < K; i++)
     for (long j = 0; j < K; j++) U[i * K + j] = Mi[(K - 1 - i) * K + K - 1 - j];
-  free(A);
-  free(Mi);
+  nat_free(A);
+  nat_free(Mi);
   return 1;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "ssmc_native.h"
 
 #if defined(__AVX512F__)
@@ -59,18 +60,67 @@ void nat_split(long n, int t, int nt, long align, long *lo, long *hi) {
   *hi = b * align < n ? b * align : n;
 }
 
+/* Every allocation of a command is recorded so that the persistent helper (`serve`) frees
+ * what a command left behind (one-shot commands relied on exit). Worker threads allocate
+ * too, hence the lock. */
+static pthread_mutex_t arena_mu = PTHREAD_MUTEX_INITIALIZER;
+static void **arena;
+static size_t arena_n, arena_cap;
+
 void *nat_alloc(size_t bytes) {
   void *p = NULL;
   if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) nat_die(2, "out of memory (%zu bytes)", bytes);
+  pthread_mutex_lock(&arena_mu);
+  if (arena_n == arena_cap) {
+    arena_cap = arena_cap ? arena_cap * 2 : 256;
+    arena = realloc(arena, sizeof(void *) * arena_cap);
+    if (!arena) nat_die(2, "out of memory");
+  }
+  arena[arena_n++] = p;
+  pthread_mutex_unlock(&arena_mu);
   return p;
 }
 
+void *nat_calloc(size_t n, size_t size) {
+  size_t bytes = n * size;
+  void *p = nat_alloc(bytes);
+  memset(p, 0, bytes);
+  return p;
+}
+
+void nat_free(void *p) {
+  if (!p) return;
+  pthread_mutex_lock(&arena_mu);
+  for (size_t i = arena_n; i-- > 0;)
+    if (arena[i] == p) {
+      arena[i] = arena[--arena_n];
+      break;
+    }
+  pthread_mutex_unlock(&arena_mu);
+  free(p);
+}
+
+void nat_arena_reset(void) {
+  pthread_mutex_lock(&arena_mu);
+  for (size_t i = 0; i < arena_n; i++) free(arena[i]);
+  arena_n = 0;
+  pthread_mutex_unlock(&arena_mu);
+}
+
 void nat_die(int code, const char *fmt, ...) {
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  if (nat_reply_fd >= 0) {
+    /* serving: the reply line carries the message; exit at once (other threads may run) */
+    for (char *c = msg; *c; c++)
+      if (*c == '\n') *c = ' ';
+    dprintf(nat_reply_fd, "err %d %s\n", code, msg);
+    _exit(code);
+  }
+  fprintf(stderr, "%s\n", msg);
   exit(code);
 }
 

@@ -55,18 +55,9 @@ static int nnodes;
 static output outs[16];
 static int nouts;
 static long runs;
+static double op_ms[16];
 
-static void *map_file(const char *path, size_t *bytes) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) nat_die(2, "cannot open %s", path);
-  struct stat st;
-  fstat(fd, &st);
-  *bytes = st.st_size;
-  void *p = st.st_size ? mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-  if (st.st_size && p == MAP_FAILED) nat_die(2, "cannot map %s", path);
-  close(fd);
-  return p;
-}
+static const void *map_file(const char *path, size_t *bytes) { return nat_map(path, bytes); }
 
 static int op_code(const char *s) {
   static const char *names[] = {"nn.embedding", "nn.rms_norm", "nn.linear", "tensor.split", "ssm.conv1d", "ew.silu", "ew.softplus", "ew.exp", "ew.neg", "ew.add", "ew.sub", "ew.mul", "ssm.scan"};
@@ -82,6 +73,10 @@ static void parse(const char *path) {
   if (!f) nat_die(2, "cannot open %s", path);
   char tok[4096];
   int cap_v = 0, cap_n = 0;
+  /* the persistent helper runs many programs: start empty */
+  nvals = nnodes = nouts = 0;
+  runs = 0;
+  memset(op_ms, 0, sizeof op_ms);
   while (fscanf(f, "%4095s", tok) == 1) {
     if (!strcmp(tok, "ssmcprog")) {
       int v;
@@ -109,7 +104,7 @@ static void parse(const char *path) {
       char p[4096];
       if (fscanf(f, "%d %4095s", &id, p) != 2 || id >= nvals) nat_die(2, "bad %s", tok);
       size_t bytes;
-      vals[id].data = vals[id].base = map_file(p, &bytes);
+      vals[id].data = vals[id].base = (void *)map_file(p, &bytes);
       vals[id].src = tok[0] == 'w' ? SRC_WEIGHT : SRC_INPUT;
       long want = vals[id].numel * 4 * (tok[0] == 'w' ? 1 : runs);
       /* an input file may hold more runs than this call uses */
@@ -117,7 +112,7 @@ static void parse(const char *path) {
     } else if (!strcmp(tok, "zero")) {
       int id;
       if (fscanf(f, "%d", &id) != 1 || id >= nvals) nat_die(2, "bad zero");
-      vals[id].data = calloc(vals[id].numel ? vals[id].numel : 1, 4);
+      vals[id].data = nat_calloc(vals[id].numel ? vals[id].numel : 1, 4);
       vals[id].src = SRC_ZERO;
     } else if (!strcmp(tok, "node")) {
       if (nnodes >= cap_n) {
@@ -206,13 +201,11 @@ static void scan_worker(void *p, int t, int nt) {
     }
   }
   memcpy(c->st + lo * s, S, sizeof(float) * (hi - lo) * s);
-  free(S);
+  nat_free(S);
 }
 
 static inline float silu(float v) { return v / (1.0f + fast_expf(-v)); }
 static inline float softplus(float v) { return v > 20 ? v : log1pf(fast_expf(v)); }
-
-static double op_ms[16];
 
 static double now_ms(void) {
   struct timespec t;
@@ -386,12 +379,12 @@ static void collect(output *o, long r) {
     memcpy(o->buf + r * v->numel, v->data, sizeof(float) * v->numel);
   } else if (o->kind == OUT_GRAM) {
     long K = v->dims[v->rank - 1], T = v->numel / K;
-    if (!o->H) o->H = calloc(K * K + K + 1, sizeof(double));
+    if (!o->H) o->H = nat_calloc(K * K + K + 1, sizeof(double));
     double *X = nat_alloc(sizeof(double) * v->numel);
     const float *x = v->data;
     for (long i = 0; i < v->numel; i++) X[i] = x[i];
     gram_add(o->H, K, X, T);
-    free(X);
+    nat_free(X);
     o->rows += T;
   } else {
     long V = v->dims[v->rank - 1];
@@ -439,7 +432,7 @@ int cmd_run(int argc, char **argv) {
       for (int j = 0; j < n->nin; j++) {
         value *v = &vals[n->in[j]];
         if (v->src == SRC_NODE && v->last == i && v->data) {
-          free(v->data);
+          nat_free(v->data);
           v->data = NULL;
         }
       }
@@ -447,7 +440,7 @@ int cmd_run(int argc, char **argv) {
       for (int j = 0; j < n->nout; j++) {
         value *v = &vals[n->out[j]];
         if (v->last < 0) {
-          free(v->data);
+          nat_free(v->data);
           v->data = NULL;
         }
       }
@@ -457,7 +450,7 @@ int cmd_run(int argc, char **argv) {
     op_ms[15] += now_ms() - t0;
     for (int i = 0; i < nvals; i++)
       if (vals[i].src == SRC_NODE && vals[i].data) {
-        free(vals[i].data);
+        nat_free(vals[i].data);
         vals[i].data = NULL;
       }
   }
@@ -473,7 +466,7 @@ int cmd_run(int argc, char **argv) {
     else if (o->kind == OUT_LOGPROBS) write_file(o->path, o->buf, sizeof(float) * v->numel / o->L * (o->L - 1) * runs);
     else if (o->kind == OUT_GRAM) {
       long K = v->dims[v->rank - 1];
-      if (!o->H) o->H = calloc(K * K + K + 1, sizeof(double));
+      if (!o->H) o->H = nat_calloc(K * K + K + 1, sizeof(double));
       gram_finish(o->H, K);
       for (long j = 0; j < K; j++) o->H[K * K + j] = sqrt(o->H[j * K + j]);
       o->H[K * K + K] = (double)o->rows;

@@ -97,8 +97,8 @@ static void row_damage_r(const double *a, const double *b, long rows, long K, co
       out[r0 + r] = nz[r] && s > 0 ? s : 0;
     }
   }
-  free(D);
-  free(E);
+  nat_free(D);
+  nat_free(E);
   prof[2] += tnow() - t0;
 }
 
@@ -113,7 +113,7 @@ static prepared prepare_hessian(const double *H, long K, double damp) {
 static prepared prepare_hessian_u(const double *H, long K, double damp, int with_u) {
   double *Hd = nat_alloc(sizeof(double) * K * K);
   memcpy(Hd, H, sizeof(double) * K * K);
-  uint8_t *dead = calloc(K, 1);
+  uint8_t *dead = nat_calloc(K, 1);
   double sum = 0;
   long live = 0;
   for (long i = 0; i < K; i++) {
@@ -145,9 +145,9 @@ static prepared prepare_hessian_u(const double *H, long K, double damp, int with
     R = nat_alloc(sizeof(double) * K * K);
     for (long i = 0; i < K; i++)
       for (long j = 0; j < K; j++) R[i * K + j] = A[(K - 1 - i) * K + K - 1 - j];
-    free(A);
+    nat_free(A);
   }
-  free(Hd);
+  nat_free(Hd);
   return (prepared){K, U, R, dead, lambda};
 }
 
@@ -206,7 +206,7 @@ static void obs_sweep(double *W, long rows, const uint8_t *n, const prepared *hp
     nat_parallel(rows >= 64 ? nat_threads() : 1, sweep_block, &c);
     if (i2 < K) dgemm_mt(rows, K - i2, i2 - i1, -1.0, err, B, 1, hp->U + i1 * K + i2, K, 1, W + i2, K);
   }
-  free(err);
+  nat_free(err);
 }
 
 /* prune.ts matrixPruner('obs').prune: the sweep, then per row the best of obs, magnitude,
@@ -247,14 +247,14 @@ static double *prune_obs(const double *W0, long rows, long K, const uint8_t *n, 
         memcpy(W + r * K, Wp + r * K, sizeof(double) * K);
       }
   }
-  free(Wp);
-  free(d);
+  nat_free(Wp);
+  nat_free(d);
   return W;
 }
 
 static char *path_of(const char *prefix, const char *suffix) {
   size_t n = strlen(prefix) + strlen(suffix) + 1;
-  char *p = malloc(n);
+  char *p = nat_alloc(n);
   snprintf(p, n, "%s%s", prefix, suffix);
   return p;
 }
@@ -263,17 +263,17 @@ static char *path_of(const char *prefix, const char *suffix) {
  * → PREFIX.table (rows×5 f64), PREFIX.r1 .r2 .r3 (rows×K f64): prune.ts measureTable. */
 int cmd_table(int argc, char **argv) {
   long rows = arg_long(argc, argv, "rows"), K = arg_long(argc, argv, "K");
-  double *W0 = read_file(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
-  double *H = read_file(arg_str(argc, argv, "H"), sizeof(double) * K * K);
-  double *norms = read_file(arg_str(argc, argv, "norms"), sizeof(double) * K);
+  const double *W0 = nat_input(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
+  const double *H = nat_input(arg_str(argc, argv, "H"), sizeof(double) * K * K);
+  const double *norms = nat_input(arg_str(argc, argv, "norms"), sizeof(double) * K);
   const char *out = arg_str(argc, argv, "out");
   double t0 = tnow();
   prepared hp = prepare_hessian(H, K, arg_double(argc, argv, "damp"));
   prof[0] += tnow() - t0;
   long bs = arg_long(argc, argv, "blocksize");
-  double *table = calloc(rows * 5, sizeof(double));
+  double *table = nat_calloc(rows * 5, sizeof(double));
   double *dmg = nat_alloc(sizeof(double) * rows);
-  uint8_t *n = malloc(rows);
+  uint8_t *n = nat_alloc(rows);
   for (int k = 1; k <= 3; k++) {
     memset(n, k, rows);
     double *W = prune_obs(W0, rows, K, n, &hp, bs, norms, dmg);
@@ -281,8 +281,8 @@ int cmd_table(int argc, char **argv) {
     char sfx[4] = {'.', 'r', (char)('0' + k), 0};
     char *p = path_of(out, sfx);
     write_file(p, W, sizeof(double) * rows * K);
-    free(p);
-    free(W);
+    nat_free(p);
+    nat_free(W);
   }
   row_damage_r(W0, NULL, rows, K, &hp, dmg);
   for (long r = 0; r < rows; r++) table[r * 5 + 4] = dmg[r];
@@ -295,17 +295,17 @@ int cmd_table(int argc, char **argv) {
 /* prune rows= K= damp= blocksize= W= H= norms= n= out=PREFIX → PREFIX.W, PREFIX.damage */
 int cmd_prune(int argc, char **argv) {
   long rows = arg_long(argc, argv, "rows"), K = arg_long(argc, argv, "K");
-  double *W0 = read_file(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
-  double *H = read_file(arg_str(argc, argv, "H"), sizeof(double) * K * K);
-  double *norms = read_file(arg_str(argc, argv, "norms"), sizeof(double) * K);
-  uint8_t *n = read_file(arg_str(argc, argv, "n"), rows);
+  const double *W0 = nat_input(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
+  const double *H = nat_input(arg_str(argc, argv, "H"), sizeof(double) * K * K);
+  const double *norms = nat_input(arg_str(argc, argv, "norms"), sizeof(double) * K);
+  const uint8_t *n = nat_input(arg_str(argc, argv, "n"), rows);
   const char *out = arg_str(argc, argv, "out");
   prepared hp = prepare_hessian(H, K, arg_double(argc, argv, "damp"));
   double *dmg = nat_alloc(sizeof(double) * rows);
   double *W = prune_obs(W0, rows, K, n, &hp, arg_long(argc, argv, "blocksize"), norms, dmg);
   char *p = path_of(out, ".W");
   write_file(p, W, sizeof(double) * rows * K);
-  free(p);
+  nat_free(p);
   p = path_of(out, ".damage");
   write_file(p, dmg, sizeof(double) * rows);
   return 0;
@@ -315,9 +315,9 @@ int cmd_prune(int argc, char **argv) {
  * through the factor of H + 0.001·mean(diag H) (the damping cancels; half the work). */
 int cmd_damage(int argc, char **argv) {
   long rows = arg_long(argc, argv, "rows"), K = arg_long(argc, argv, "K");
-  double *W0 = read_file(arg_str(argc, argv, "W0"), sizeof(double) * rows * K);
-  double *W = read_file(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
-  double *H = read_file(arg_str(argc, argv, "H"), sizeof(double) * K * K);
+  const double *W0 = nat_input(arg_str(argc, argv, "W0"), sizeof(double) * rows * K);
+  const double *W = nat_input(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
+  const double *H = nat_input(arg_str(argc, argv, "H"), sizeof(double) * K * K);
   prepared hp = prepare_hessian_u(H, K, 0.001, 0);
   double *d = nat_alloc(sizeof(double) * rows);
   double sums[3] = {0, 0, 0};
@@ -338,11 +338,11 @@ int cmd_damage(int argc, char **argv) {
 /* cross T= K= Xp= Xd= out=PREFIX → PREFIX.H (K×K f64: XpᵀXp), PREFIX.C (K×K f64: XpᵀXd). */
 int cmd_cross(int argc, char **argv) {
   long T = arg_long(argc, argv, "T"), K = arg_long(argc, argv, "K");
-  float *Xp = read_file(arg_str(argc, argv, "Xp"), sizeof(float) * T * K);
-  float *Xd = read_file(arg_str(argc, argv, "Xd"), sizeof(float) * T * K);
+  const float *Xp = nat_input(arg_str(argc, argv, "Xp"), sizeof(float) * T * K);
+  const float *Xd = nat_input(arg_str(argc, argv, "Xd"), sizeof(float) * T * K);
   const char *out = arg_str(argc, argv, "out");
-  double *H = calloc(K * K, sizeof(double));
-  double *C = calloc(K * K, sizeof(double));
+  double *H = nat_calloc(K * K, sizeof(double));
+  double *C = nat_calloc(K * K, sizeof(double));
   double *A = nat_alloc(sizeof(double) * XCHUNK * K);
   double *B = nat_alloc(sizeof(double) * XCHUNK * K);
   for (long t0 = 0; t0 < T; t0 += XCHUNK) {
@@ -357,7 +357,7 @@ int cmd_cross(int argc, char **argv) {
   gram_finish(H, K);
   char *p = path_of(out, ".H");
   write_file(p, H, sizeof(double) * K * K);
-  free(p);
+  nat_free(p);
   p = path_of(out, ".C");
   write_file(p, C, sizeof(double) * K * K);
   return 0;
@@ -368,9 +368,10 @@ int cmd_cross(int argc, char **argv) {
 int cmd_refit(int argc, char **argv) {
   long rows = arg_long(argc, argv, "rows"), K = arg_long(argc, argv, "K");
   double damp = arg_double(argc, argv, "damp");
-  double *W = read_file(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
-  double *L = read_file(arg_str(argc, argv, "H"), sizeof(double) * K * K);
-  double *C = read_file(arg_str(argc, argv, "C"), sizeof(double) * K * K);
+  const double *W = nat_input(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
+  double *L = nat_alloc(sizeof(double) * K * K);
+  memcpy(L, nat_input(arg_str(argc, argv, "H"), sizeof(double) * K * K), sizeof(double) * K * K);
+  const double *C = nat_input(arg_str(argc, argv, "C"), sizeof(double) * K * K);
   const char *out = arg_str(argc, argv, "out");
   double sum = 0;
   long live = 0;
@@ -393,7 +394,7 @@ int cmd_refit(int argc, char **argv) {
   for (long i = 0; i < rows * K; i++) M[i] = lambda * W[i];
   dgemm_mt(rows, K, K, 1.0, W, K, 1, C, 1, K, M, K);
   /* Y = M L⁻ᵀ, X = Y L⁻¹ */
-  double *Y = calloc(rows * K, sizeof(double));
+  double *Y = nat_calloc(rows * K, sizeof(double));
   dgemm_mt(rows, K, K, 1.0, M, K, 1, Li, 1, K, Y, K);
   memset(M, 0, sizeof(double) * rows * K);
   dgemm_mt(rows, K, K, 1.0, Y, K, 1, Li, K, 1, M, K);

@@ -1,6 +1,7 @@
 /* ssmc native helper: dense f64/f32 linear algebra for the sparsify-cn4 pass (H = XᵀX,
  * Cholesky factors, the OBS sweep, damage tables, refit) and a small graph executor for
- * calibration windows. Driven from Node through files (src/native/): no FFI.
+ * calibration windows. Driven from Node (src/native/): arrays in files of a private folder,
+ * commands one line each over a pipe to one persistent process (`serve`); no FFI.
  * Matrices are row-major; every function documents its strides. */
 #ifndef SSMC_NATIVE_H
 #define SSMC_NATIVE_H
@@ -34,7 +35,13 @@ int inverse_cholesky_upper(const double *H, double *U, long K);
 /* The same, also giving the upper R with H = RRᵀ (U = R⁻¹) when R is not NULL. */
 int inverse_cholesky_upper_r(const double *H, double *U, double *R, long K);
 
+/* Allocations are recorded per command: nat_arena_reset frees what a command left. */
 void *nat_alloc(size_t bytes);
+void *nat_calloc(size_t n, size_t size);
+void nat_free(void *p);
+void nat_arena_reset(void);
+/* Serving: the reply pipe (nat_die reports there and exits); -1 for one-shot commands. */
+extern int nat_reply_fd;
 void nat_die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 
 /* commands */
@@ -50,5 +57,10 @@ const char *arg_str(int argc, char **argv, const char *key);
 long arg_long(int argc, char **argv, const char *key);
 double arg_double(int argc, char **argv, const char *key);
 void *read_file(const char *path, size_t bytes);
+/* Read-only input arrays (native/store.c): *.keep files stay mapped until nat_drop. */
+const void *nat_map(const char *path, size_t *bytes);
+const void *nat_input(const char *path, size_t bytes);
+void nat_unmap_transient(void);
+void nat_drop(const char *path);
 void write_file(const char *path, const void *data, size_t bytes);
 #endif

@@ -147,7 +147,7 @@ class NativeGraph implements CompiledGraph {
     if (id === undefined) throw new SsmcError('E_INTERNAL', `native graph: no value %${req.name}`);
     const v = this.#values[id];
     const width = v.type.shape[v.type.shape.length - 1];
-    const out = this.#s.path('out');
+    const out = req.kind === 'values' ? this.#s.keepPath() : this.#s.path('out');
     switch (req.kind) {
       case 'values':
         this.#exec(runs, lines, [`out values ${id} ${out}`], 'run:values');
@@ -157,7 +157,7 @@ class NativeGraph implements CompiledGraph {
         const outs = req.names.map((name) => {
           const i = this.#ids.get(name);
           if (i === undefined) throw new SsmcError('E_INTERNAL', `native graph: no value %${name}`);
-          return { name, id: i, path: this.#s.path('out') };
+          return { name, id: i, path: this.#s.keepPath() };
         });
         this.#exec(runs, lines, outs.map((o) => `out values ${o.id} ${o.path}`), 'run:values');
         const anchors: Record<string, Float32Array> = {};

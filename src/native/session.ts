@@ -1,10 +1,14 @@
 // One conversation with the native helper: a private temporary folder, arrays written
-// to and read from it as raw little-endian files, and a synchronous call per command
-// (passes are synchronous; spawning costs ~ms against the seconds of work per call).
-// Arrays that are read many times (weights, cached calibration anchors) are written
-// once per array object and reused, within a byte budget.
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+// to and read from it as raw little-endian files, and one helper process for the whole
+// session (`ssmc-native serve`) that takes commands one line at a time over a named pipe
+// and answers each on another. Calls are synchronous (passes are): Node blocks in a read
+// of the answer pipe. The helper keeps the files of arrays that are read many times
+// (weights, calibration anchors, Hessians, layer inputs: `*.keep`, written once per
+// array object, within a byte budget) mapped between commands, so they are neither
+// re-read nor faulted in again per command; a spawn per command (one fork of a
+// gigabyte-sized Node) is gone too.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SsmcError } from '../errors.ts';
@@ -41,8 +45,19 @@ function baseDir(): string {
 
 /** Calls and wall time per command (or tag) over the process, for benchmarks. */
 export const nativeTimings = new Map<string, { calls: number; ms: number }>();
-/** Largest peak RSS of any helper call so far (KiB). */
+/** Largest peak RSS of a helper process so far (KiB). */
 export const nativePeak = { rssKiB: 0 };
+
+/** How long a starting helper may take to open its pipes (a broken binary must not hang the pass). */
+const START_TIMEOUT_MS = 30_000;
+/** Paths per `drop` line (the helper reads at most 63 words a line). */
+const DROPS_PER_LINE = 48;
+
+interface Helper {
+  readonly child: ChildProcess;
+  readonly cmd: number;
+  readonly reply: number;
+}
 
 export class NativeSession {
   readonly exe: string;
@@ -52,12 +67,23 @@ export class NativeSession {
   readonly #order: CachedFile[] = [];
   #cached = 0;
   #closed = false;
+  #helper: Helper | undefined;
+  /** Evicted kept files the helper may still have mapped (sent before the next command). */
+  #drops: string[] = [];
+  /** Files written for the next command only (removed after it). */
+  #transient: string[] = [];
+  #pending = '';
 
   constructor() {
     this.exe = nativeBinary();
     this.dir = mkdtempSync(join(baseDir(), 'ssmc-native-'));
-    liveDirs.add(this.dir);
+    liveSessions.add(this);
     if (/\s/.test(this.dir)) throw new SsmcError('E_UNSUPPORTED', `native helper: the temporary folder ${this.dir} has a space in its path`);
+  }
+
+  /** Process id of the running helper (undefined before the first call and after an error). */
+  get helperPid(): number | undefined {
+    return this.#helper?.child.pid;
   }
 
   /** A fresh file name in the session folder. */
@@ -65,9 +91,16 @@ export class NativeSession {
     return join(this.dir, `${++this.#seq}.${tag}`);
   }
 
+  /** A fresh name for a helper output that will be adopted (adoptF32) and read again as input. */
+  keepPath(): string {
+    return this.path('keep');
+  }
+
+  /** Writes an array for the next call only (the file is removed after that call). */
   write(tag: string, a: RawArray): string {
     const p = this.path(tag);
     writeFileSync(p, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    this.#transient.push(p);
     return p;
   }
 
@@ -83,10 +116,12 @@ export class NativeSession {
       }
       return hit.path;
     }
-    return this.#remember(key, this.write('c', a), a.byteLength);
+    const p = this.keepPath();
+    writeFileSync(p, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    return this.#remember(key, p, a.byteLength);
   }
 
-  /** Reads an array the helper wrote and keeps its file as that array's cached copy. */
+  /** Reads an array the helper wrote (to a keepPath) and keeps its file as that array's cached copy. */
   adoptF32(p: string, count: number): Float32Array {
     const a = new Float32Array(this.#load(p, count * 4));
     this.#remember(a, p, a.byteLength);
@@ -103,6 +138,7 @@ export class NativeSession {
       const old = this.#order.shift()!;
       old.evicted = true;
       this.#cached -= old.bytes;
+      this.#drops.push(old.path);
       try {
         unlinkSync(old.path);
       } catch {
@@ -137,47 +173,149 @@ export class NativeSession {
   }
 
   /**
-   * Runs `ssmc-native cmd key=value...`. Exit 3 (a Hessian that is not positive
-   * definite) becomes E_PASS with `what`; other failures E_INTERNAL with the helper's
-   * message.
+   * Runs `cmd key=value...` in the helper. Error 3 (a Hessian that is not positive
+   * definite) becomes E_PASS with `what`; 4 NativeOpError; other failures E_INTERNAL with
+   * the helper's message. After an error the helper has exited; the next call starts one.
    */
   call(cmd: string, args: Readonly<Record<string, string | number>>, what = '', tag = cmd): void {
     if (this.#closed) throw new SsmcError('E_INTERNAL', 'native session is closed');
-    const argv = [cmd, ...Object.entries(args).map(([k, v]) => `${k}=${v}`)];
+    const words = [cmd, ...Object.entries(args).map(([k, v]) => `${k}=${v}`)];
+    if (words.some((w) => /\s/.test(w))) throw new SsmcError('E_INTERNAL', `native helper: an argument of '${cmd}' has white space`);
     const t0 = performance.now();
-    const r = spawnSync(this.exe, argv, { encoding: 'utf8', maxBuffer: 16 << 20 });
-    const rec = nativeTimings.get(tag) ?? { calls: 0, ms: 0 };
-    rec.calls++;
-    rec.ms += performance.now() - t0;
-    nativeTimings.set(tag, rec);
-    if (r.error) throw new SsmcError('E_INTERNAL', `native helper: ${r.error.message}`);
-    const rss = /^ssmc-native-maxrss (\d+)$/m.exec(r.stderr ?? '');
-    if (rss) nativePeak.rssKiB = Math.max(nativePeak.rssKiB, Number(rss[1]));
-    const stderr = (r.stderr ?? '').replace(/^ssmc-native-maxrss \d+\n?/m, '');
-    if (r.status === 0) {
-      if (process.env.SSMC_NATIVE_PROFILE && stderr) process.stderr.write(`[${tag}] ${stderr}`);
+    let reply: string;
+    try {
+      const h = this.#helper ?? (this.#helper = this.#start());
+      let msg = '';
+      for (let i = 0; i < this.#drops.length; i += DROPS_PER_LINE) msg += `drop ${this.#drops.slice(i, i + DROPS_PER_LINE).join(' ')}\n`;
+      this.#drops = [];
+      writeAll(h.cmd, `${msg}${words.join(' ')}\n`);
+      reply = this.#readLine(h);
+    } finally {
+      for (const p of this.#transient.splice(0)) rmSync(p, { force: true });
+      const rec = nativeTimings.get(tag) ?? { calls: 0, ms: 0 };
+      rec.calls++;
+      rec.ms += performance.now() - t0;
+      nativeTimings.set(tag, rec);
+    }
+    const ok = /^ok -?\d+ (-?\d+)$/.exec(reply);
+    if (ok) {
+      nativePeak.rssKiB = Math.max(nativePeak.rssKiB, Number(ok[1]));
       return;
     }
-    const msg = stderr.trim();
-    if (r.status === 3) throw new SsmcError('E_PASS', `the damped Hessian of ${what || 'a layer'} is not positive definite (raise damp)`);
-    if (r.status === 4) throw new NativeOpError(msg);
-    throw new SsmcError('E_INTERNAL', `native helper '${cmd}' failed (exit ${r.status ?? r.signal}): ${msg}`);
+    this.#stop();
+    const err = /^err (\d+) ?(.*)$/s.exec(reply);
+    const code = err ? Number(err[1]) : -1;
+    const text = err ? err[2] : reply;
+    if (code === 3) throw new SsmcError('E_PASS', `the damped Hessian of ${what || 'a layer'} is not positive definite (raise damp)`);
+    if (code === 4) throw new NativeOpError(text);
+    throw new SsmcError('E_INTERNAL', `native helper '${cmd}' failed${code >= 0 ? ` (exit ${code})` : ''}: ${text}`);
   }
 
-  /** Deletes the folder and everything in it. */
+  /** Starts the helper on a fresh pair of named pipes and waits until it has opened them. */
+  #start(): Helper {
+    const n = ++this.#seq;
+    const cmdPipe = join(this.dir, `${n}.cmd`);
+    const replyPipe = join(this.dir, `${n}.reply`);
+    const mk = spawnSync('mkfifo', ['-m', '600', cmdPipe, replyPipe], { encoding: 'utf8' });
+    if (mk.error || mk.status !== 0) throw new SsmcError('E_UNSUPPORTED', `native helper: cannot make named pipes (mkfifo): ${mk.error?.message ?? mk.stderr}`);
+    // The answer pipe is opened without blocking first: a helper that dies before opening
+    // its end would otherwise leave this open() waiting forever.
+    const probe = openSync(replyPipe, constants.O_RDONLY | constants.O_NONBLOCK);
+    const child = spawn(this.exe, ['serve', cmdPipe, replyPipe], { stdio: ['ignore', 'ignore', process.env.SSMC_NATIVE_PROFILE ? 'inherit' : 'ignore'] });
+    child.on('error', () => {}); // seen below as a helper that never answers
+    child.unref();
+    try {
+      if (child.pid === undefined) throw new SsmcError('E_INTERNAL', `native helper: cannot start ${this.exe}`);
+      const ready = Buffer.alloc(6);
+      const deadline = performance.now() + START_TIMEOUT_MS;
+      let got = 0;
+      while (got < ready.length) {
+        let k = 0;
+        try {
+          k = readSync(probe, ready, got, ready.length - got, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        got += k;
+        if (got < ready.length) {
+          if (performance.now() > deadline) throw new SsmcError('E_INTERNAL', `native helper: ${this.exe} did not start within ${START_TIMEOUT_MS / 1000} s`);
+          Atomics.wait(sleeper, 0, 0, 1);
+        }
+      }
+      if (ready.toString() !== 'ready\n') throw new SsmcError('E_INTERNAL', `native helper: unexpected greeting ${JSON.stringify(ready.toString())}`);
+      // Both ends are open now: these opens pair up at once; reads on `reply` block.
+      const reply = openSync(replyPipe, 'r');
+      const cmd = openSync(cmdPipe, 'w');
+      return { child, cmd, reply };
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    } finally {
+      closeSync(probe);
+      rmSync(cmdPipe, { force: true });
+      rmSync(replyPipe, { force: true });
+    }
+  }
+
+  /** One answer line; the helper's end closing first means it died. */
+  #readLine(h: Helper): string {
+    const buf = Buffer.alloc(4096);
+    let line = this.#pending;
+    for (;;) {
+      const nl = line.indexOf('\n');
+      if (nl >= 0) {
+        this.#pending = line.slice(nl + 1);
+        return line.slice(0, nl);
+      }
+      const k = readSync(h.reply, buf, 0, buf.length, null);
+      if (k === 0) {
+        this.#stop();
+        return 'err -1 the helper process ended without answering (killed or crashed)';
+      }
+      line += buf.toString('utf8', 0, k);
+    }
+  }
+
+  /** Ends the helper (its kept mappings go with it; the files stay for a next one). */
+  #stop(): void {
+    const h = this.#helper;
+    if (!h) return;
+    this.#helper = undefined;
+    this.#pending = '';
+    this.#drops = [];
+    for (const fd of [h.cmd, h.reply]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    // The closed command pipe ends the helper's loop; SIGKILL covers one stuck in a command.
+    if (h.child.exitCode === null && h.child.signalCode === null) h.child.kill('SIGKILL');
+  }
+
+  /** Ends the helper and deletes the folder and everything in it. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    liveDirs.delete(this.dir);
+    liveSessions.delete(this);
+    this.#stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-// Session folders still open when the process exits (an error path that skipped close(),
-// or the CLI's exit on Ctrl-C) are removed then, so no arrays are left in /dev/shm.
-const liveDirs = new Set<string>();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text);
+  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+}
+
+// Sessions still open when the process exits (an error path that skipped close(), or the
+// CLI's exit on Ctrl-C) are closed then: helpers killed, no arrays left in /dev/shm.
+const liveSessions = new Set<NativeSession>();
 process.once('exit', () => {
-  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  for (const s of liveSessions) s.close();
 });
 
 /** The graph executor met an op or shape it does not implement (the caller falls back). */
