@@ -57,7 +57,27 @@ export interface OpDef {
   /** Reference semantics. Outputs are freshly allocated; inputs are never written. */
   evaluate(inputs: readonly Tensor[], attrs: Attrs, outTypes: readonly TensorType[], ctx: EvalContext, body?: Region): Tensor[];
   cost(inputs: readonly TensorType[], outputs: readonly TensorType[], attrs: Attrs): Cost;
+  /**
+   * Reverse-mode rule (vector-Jacobian product) for src/autodiff; optional, and kept
+   * beside `evaluate` so an op's whole meaning stays in its file. Ops without one
+   * cannot be differentiated through (the autodiff names them).
+   */
+  readonly vjp?: VjpRule;
 }
+
+/** What a VJP rule receives: the forward call and the gradients of its outputs. */
+export interface VjpArgs {
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly attrs: Attrs;
+  /** d loss / d output i, or undefined where the output does not reach the loss (zero). */
+  readonly outGrads: readonly (Float64Array | undefined)[];
+  /** Which inputs need a gradient (never an integer input). */
+  readonly wants: readonly boolean[];
+}
+
+/** d loss / d input i (numel of input i) where `wants[i]`, undefined elsewhere. */
+export type VjpRule = (args: VjpArgs) => (Float64Array | undefined)[];
 
 /** Thrown by `infer`; the verifier attaches the node and location. */
 export class OpTypeError extends Error {}

@@ -16,17 +16,23 @@ export function silu(v: number): number {
   return v / (1 + Math.exp(-v));
 }
 
-const UNARY: Record<string, { fn: (v: number) => number; flops: number; doc: string }> = {
-  'ew.silu': { fn: silu, flops: 4, doc: 'v * sigmoid(v)' },
-  'ew.softplus': { fn: softplus, flops: 4, doc: 'log(1 + exp(v)); v when v > 20' },
-  'ew.exp': { fn: Math.exp, flops: 1, doc: 'exp(v)' },
-  'ew.neg': { fn: (v) => -v, flops: 1, doc: '-v' },
+function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+// `grad(v, y)` is dy/dv at input v with output y (the reverse-mode rule).
+const UNARY: Record<string, { fn: (v: number) => number; grad: (v: number, y: number) => number; flops: number; doc: string }> = {
+  'ew.silu': { fn: silu, grad: (v) => { const s = sigmoid(v); return s * (1 + v * (1 - s)); }, flops: 4, doc: 'v * sigmoid(v)' },
+  'ew.softplus': { fn: softplus, grad: (v) => (v > 20 ? 1 : sigmoid(v)), flops: 4, doc: 'log(1 + exp(v)); v when v > 20' },
+  'ew.exp': { fn: Math.exp, grad: (_v, y) => y, flops: 1, doc: 'exp(v)' },
+  'ew.neg': { fn: (v) => -v, grad: () => -1, flops: 1, doc: '-v' },
 };
 
-const BINARY: Record<string, { fn: (a: number, b: number) => number; doc: string }> = {
-  'ew.add': { fn: (a, b) => a + b, doc: 'a + b' },
-  'ew.sub': { fn: (a, b) => a - b, doc: 'a - b' },
-  'ew.mul': { fn: (a, b) => a * b, doc: 'a * b' },
+// `da`/`db`: the partial derivatives at (a, b).
+const BINARY: Record<string, { fn: (a: number, b: number) => number; da: (a: number, b: number) => number; db: (a: number, b: number) => number; doc: string }> = {
+  'ew.add': { fn: (a, b) => a + b, da: () => 1, db: () => 1, doc: 'a + b' },
+  'ew.sub': { fn: (a, b) => a - b, da: () => 1, db: () => -1, doc: 'a - b' },
+  'ew.mul': { fn: (a, b) => a * b, da: (_a, b) => b, db: (a) => a, doc: 'a * b' },
 };
 
 /** True when `short` is a trailing suffix of `long` (the broadcast rule). */
@@ -40,7 +46,7 @@ function broadcastShape(a: TensorType, b: TensorType): number[] {
   return typeError(`shapes ${formatTypeBrief(a)} and ${formatTypeBrief(b)} do not broadcast (one must be a trailing suffix of the other)`);
 }
 
-export const unaryOps: OpDef[] = Object.entries(UNARY).map(([kind, { fn, flops, doc }]) =>
+export const unaryOps: OpDef[] = Object.entries(UNARY).map(([kind, { fn, grad, flops, doc }]) =>
   defineOp({
     kind,
     description: doc,
@@ -61,10 +67,18 @@ export const unaryOps: OpDef[] = Object.entries(UNARY).map(([kind, { fn, flops, 
     cost(inputs, outputs) {
       return streamingCost(inputs, outputs, flops * numel(outputs[0].shape));
     },
+    vjp({ inputs: [x], outputs: [y], outGrads: [g], wants }) {
+      if (!g || !wants[0]) return [undefined];
+      const xs = f32(x);
+      const ys = f32(y);
+      const dx = new Float64Array(xs.length);
+      for (let i = 0; i < xs.length; i++) dx[i] = g[i] * grad(xs[i], ys[i]);
+      return [dx];
+    },
   }),
 );
 
-export const binaryOps: OpDef[] = Object.entries(BINARY).map(([kind, { fn, doc }]) =>
+export const binaryOps: OpDef[] = Object.entries(BINARY).map(([kind, { fn, da, db, doc }]) =>
   defineOp({
     kind,
     description: `${doc} (trailing-suffix broadcast)`,
@@ -93,6 +107,23 @@ export const binaryOps: OpDef[] = Object.entries(BINARY).map(([kind, { fn, doc }
     },
     cost(inputs, outputs) {
       return streamingCost(inputs, outputs, numel(outputs[0].shape));
+    },
+    // The broadcast operand's gradient sums over the positions it was repeated to.
+    vjp({ inputs: [a, b], outGrads: [g], wants }) {
+      if (!g) return [undefined, undefined];
+      const as = f32(a);
+      const bs = f32(b);
+      const na = as.length;
+      const nb = bs.length;
+      const ga = wants[0] ? new Float64Array(na) : undefined;
+      const gb = wants[1] ? new Float64Array(nb) : undefined;
+      for (let i = 0; i < g.length; i++) {
+        const x = as[i % na];
+        const y = bs[i % nb];
+        if (ga) ga[i % na] += g[i] * da(x, y);
+        if (gb) gb[i % nb] += g[i] * db(x, y);
+      }
+      return [ga, gb];
     },
   }),
 );

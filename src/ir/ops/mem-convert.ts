@@ -36,6 +36,8 @@ function conversion(kind: string, to: MemoryKind, doc: string): OpDef {
     cost(inputs, outputs) {
       return streamingCost(inputs, outputs, 0);
     },
+    // Identity on values, so on gradients.
+    vjp: ({ outGrads: [g], wants }) => [wants[0] && g ? Float64Array.from(g) : undefined],
   });
 }
 

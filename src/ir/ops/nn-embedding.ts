@@ -34,4 +34,16 @@ export const embedding = defineOp({
     // Reads only the selected rows of the table, not all of it.
     return { bytes: numel(out.shape) * (dtypeBytes(table.dtype) + 4) + numel(tokens.shape) * 4, flops: 0 };
   },
+  // Scatter-add of each position's gradient into its token's row; tokens have none.
+  vjp({ inputs: [table, tokens], outGrads: [g], wants }) {
+    if (!g || !wants[0]) return [undefined, undefined];
+    const [V, d] = table.type.shape;
+    const dt = new Float64Array(V * d);
+    const toks = i32(tokens);
+    for (let t = 0; t < toks.length; t++) {
+      const r = toks[t] * d;
+      for (let i = 0; i < d; i++) dt[r + i] += g[t * d + i];
+    }
+    return [dt, undefined];
+  },
 });

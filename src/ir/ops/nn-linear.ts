@@ -90,4 +90,66 @@ export const linear = defineOp({
     const bytes = numel(w.shape) * dtypeBytes(w.dtype) + (b ? N * dtypeBytes(b.dtype) : 0) + numel(x.shape) * 4 + numel(y.shape) * 4;
     return { bytes, flops: 2 * N * K * T };
   },
+  // dx = g W and dW = gᵀ x, each computed as dot products of contiguous rows (of the
+  // transposed operands) four outputs at a time, f64 sums: the forward's loop shape,
+  // which is ~2x faster in V8 than scattering axpys into the gradient.
+  vjp({ inputs: [x, w, b], outGrads: [g], wants }) {
+    if (!g) return [undefined, undefined, undefined];
+    const xs = f32(x);
+    const W = f32(w);
+    const [N, K] = w.type.shape;
+    const T = xs.length / K;
+    let dx: Float64Array | undefined;
+    if (wants[0]) {
+      dx = new Float64Array(xs.length);
+      dotRows(g, T, transpose(W, N, K), K, N, dx);
+    }
+    let dW: Float64Array | undefined;
+    if (wants[1]) {
+      dW = new Float64Array(N * K);
+      dotRows(transpose(g, T, N), N, transpose(xs, T, K), K, T, dW);
+    }
+    let db: Float64Array | undefined;
+    if (b && wants[2]) {
+      db = new Float64Array(N);
+      for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) db[n] += g[t * N + n];
+    }
+    return [dx, dW, db];
+  },
 });
+
+/** rows×cols → cols×rows (f64). */
+function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
+}
+
+/** out[i, j] = Σ_l A[i, l] B[j, l] for A: m×len, B: n×len (out: m×n), four j at a time. */
+function dotRows(A: ArrayLike<number>, m: number, B: ArrayLike<number>, n: number, len: number, out: Float64Array): void {
+  for (let i = 0; i < m; i++) {
+    const ao = i * len;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = j * len, b1 = b0 + len, b2 = b1 + len, b3 = b2 + len;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let l = 0; l < len; l++) {
+        const a = A[ao + l];
+        s0 += a * B[b0 + l];
+        s1 += a * B[b1 + l];
+        s2 += a * B[b2 + l];
+        s3 += a * B[b3 + l];
+      }
+      out[i * n + j] = s0;
+      out[i * n + j + 1] = s1;
+      out[i * n + j + 2] = s2;
+      out[i * n + j + 3] = s3;
+    }
+    for (; j < n; j++) {
+      const bo = j * len;
+      let acc = 0;
+      for (let l = 0; l < len; l++) acc += A[ao + l] * B[bo + l];
+      out[i * n + j] = acc;
+    }
+  }
+}

@@ -40,4 +40,31 @@ export const rmsNorm = defineOp({
   cost(inputs, outputs) {
     return streamingCost(inputs, outputs, 4 * numel(inputs[0].shape));
   },
+  // With s = (mean(x²) + eps)^-1/2: dx_i = s w_i g_i − x_i s³/d Σ_j g_j w_j x_j,
+  // dw_i = Σ_rows g_i x_i s.
+  vjp({ inputs: [x, w], attrs, outGrads: [g], wants }) {
+    if (!g) return [undefined, undefined];
+    const xs = f32(x);
+    const ws = f32(w);
+    const eps = floatAttr(attrs, 'eps');
+    const d = ws.length;
+    const dx = wants[0] ? new Float64Array(xs.length) : undefined;
+    const dw = wants[1] ? new Float64Array(d) : undefined;
+    for (let r = 0; r < xs.length; r += d) {
+      let ss = 0;
+      let gwx = 0;
+      for (let i = 0; i < d; i++) {
+        const v = xs[r + i];
+        ss += v * v;
+        gwx += g[r + i] * ws[i] * v;
+      }
+      const s = 1 / Math.sqrt(ss / d + eps);
+      if (dw) for (let i = 0; i < d; i++) dw[i] += g[r + i] * xs[r + i] * s;
+      if (dx) {
+        const c = (s * s * s * gwx) / d;
+        for (let i = 0; i < d; i++) dx[r + i] = s * ws[i] * g[r + i] - xs[r + i] * c;
+      }
+    }
+    return [dx, dw];
+  },
 });

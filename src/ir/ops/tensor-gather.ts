@@ -53,4 +53,15 @@ export const gather = defineOp({
   cost(inputs: readonly TensorType[], outputs: readonly TensorType[]) {
     return streamingCost(inputs, outputs, 0);
   },
+  // Scatter-add back to the gathered positions (an index may repeat); none for indices.
+  vjp({ inputs: [x, idxT], attrs, outGrads: [g], wants }) {
+    if (!g || !wants[0]) return [undefined, undefined];
+    const idx = idxT ? i32(idxT) : attrIndices(attrs)!;
+    const d = lastDim(x.type);
+    const m = idx.length;
+    const dx = new Float64Array(x.data.length);
+    const rows = dx.length / d;
+    for (let r = 0; r < rows; r++) for (let j = 0; j < m; j++) dx[r * d + idx[j]] += g[r * m + j];
+    return [dx, undefined];
+  },
 });

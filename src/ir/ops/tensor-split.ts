@@ -39,5 +39,20 @@ export const split = defineOp({
   cost(inputs, outputs) {
     return streamingCost(inputs, outputs, 0);
   },
+  // The parts' gradients side by side again (a part off the loss path is zero).
+  vjp({ inputs: [x], attrs, outGrads, wants }) {
+    if (!wants[0]) return [undefined];
+    const sizes = intsAttr(attrs, 'sizes');
+    const d = x.type.shape[x.type.shape.length - 1];
+    const dx = new Float64Array(x.data.length);
+    const rows = dx.length / d;
+    let start = 0;
+    sizes.forEach((s, i) => {
+      const g = outGrads[i];
+      if (g) for (let r = 0; r < rows; r++) for (let j = 0; j < s; j++) dx[r * d + start + j] = g[r * s + j];
+      start += s;
+    });
+    return [dx];
+  },
 });
 
