@@ -11,11 +11,13 @@ import { registerPass } from './pass.ts';
 import { reorderWeights } from './reorder-weights.ts';
 import { selectLayout } from './select-layout.ts';
 import { sparsifyCn4 } from './sparsify-cn4.ts';
+import { sparseFinetune } from './sparse-finetune.ts';
 
 export const builtinPasses = [dce, cse, fuseOps, sparsifyCn4, reorderWeights, castWeightsPass] as const;
 
 for (const p of builtinPasses) registerPass(p);
 registerPass(selectLayout);
 registerPass(materializeLayout);
+registerPass(sparseFinetune);
 
 export { cse, dce, fuseOps, sparsifyCn4, reorderWeights };
