@@ -51,9 +51,9 @@ export interface RuleContext {
 
 export type Rule = (c: RuleContext) => Step;
 
+// Ops with an array form in ssmc_kernels.h (ssmc_NAME_n: vector exp, no libm per element).
+const UNARY_N: Record<string, string> = { 'ew.silu': 'silu', 'ew.softplus': 'softplus' };
 const UNARY: Record<string, string> = {
-  'ew.silu': 'ssmc_silu(v)',
-  'ew.softplus': 'ssmc_softplus(v)',
   'ew.exp': 'expf(v)',
   'ew.neg': '-v',
 };
@@ -110,6 +110,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   ...Object.fromEntries(
     Object.entries(UNARY).map(([op, expr]): [string, Rule] => [op, (c) => ({ partial: 'ew_unary', ctx: { x: c.ins[0].expr, out: c.outs[0].expr, count: c.count(c.outs[0]), expr } })]),
+  ),
+  ...Object.fromEntries(
+    Object.entries(UNARY_N).map(([op, fn]): [string, Rule] => [op, (c) => ({ partial: 'ew_unary_n', ctx: { x: c.ins[0].expr, out: c.outs[0].expr, count: c.count(c.outs[0]), fn } })]),
   ),
   ...Object.fromEntries(Object.entries(BINARY).map(([op, expr]): [string, Rule] => [op, (c) => binary(c, expr)])),
   'tensor.gather': (c) => {

@@ -55,6 +55,6 @@ extern const char *const ssmc_state_names[SSMC_N_STATE + 1];
 
 /* One token: reads state sin, writes state sout (distinct buffers) and logits. */
 int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits);
-/* T <= SSMC_CHUNK tokens: logits [T, SSMC_VOCAB]. */
+/* 1 <= T <= SSMC_CHUNK tokens: logits [T, SSMC_VOCAB] (T = 0 would leave sout unwritten). */
 int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits);
 #endif

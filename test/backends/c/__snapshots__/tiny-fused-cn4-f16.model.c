@@ -210,11 +210,12 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
     float *so = sout[0];
     const float *w = ((const float *)m->w[3]);
     const float *bias = ((const float *)m->w[4]);
-    if (so != si) memcpy(so, si, 8 * 3 * sizeof(float));
     for (int t = 0; t < 1; t++)
       for (int c = 0; c < 8; c++) {
+        /* the window before token t: the input state for the first, so after it */
+        const float *wi = (t ? so : si) + c * 3;
         float *win = so + c * 3;
-        for (int j = 0; j < 3 - 1; j++) win[j] = win[j + 1];
+        for (int j = 0; j < 3 - 1; j++) win[j] = wi[j + 1];
         win[3 - 1] = v3[(size_t)t * 8 + c];
         double acc = 0.0;
         for (int j = 0; j < 3; j++) acc += (double)w[c * 3 + j] * win[j];
@@ -222,10 +223,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
       }
   }
   /* %l0.x = ew.silu(%l0.xc) */
-  for (int i = 0; i < 8; i++) {
-    const float v = v5[i];
-    v6[i] = ssmc_silu(v);
-  }
+  ssmc_silu_n(v5, v6, 8);
   /* %l0.dbc = nn.linear(%l0.x, @l0.x_proj) */
   { ssmc_lin a = { v6, m->w[5], NULL, v7, 1 }; ssmc_parallel_rows(m->pool, 8, &a, k1_linear_cn4); }
   /* %l0.dt_in, %l0.B, %l0.C = tensor.split(%l0.dbc) */
@@ -237,21 +235,18 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   /* %l0.dt_lin = nn.linear(%l0.dt_in, @l0.dt_proj, @l0.dt_proj.bias) */
   { ssmc_lin a = { v8, m->w[6], ((const float *)m->w[7]), v11, 1 }; ssmc_parallel_rows(m->pool, 32, &a, k2_linear_cn4); }
   /* %l0.dt = ew.softplus(%l0.dt_lin) */
-  for (int i = 0; i < 8; i++) {
-    const float v = v11[i];
-    v12[i] = ssmc_softplus(v);
-  }
+  ssmc_softplus_n(v11, v12, 8);
   /* %l0.y0, %ssm.0.next = ssm.scan_step(%ssm.0, %l0.x, %l0.dt, @l0.A, %l0.B, %l0.C) */
   {
     const float *si = sin[1];
     float *S = sout[1];
     const float *A = ((const float *)m->w[8]);
-    if (S != si) memcpy(S, si, 8 * 2 * sizeof(float));
     for (int t = 0; t < 1; t++) {
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
-      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
+      const float *Si = t ? S : si; /* the state before token t (no copy into S first) */
+      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(Si + c * 2, S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
@@ -267,10 +262,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
       v15[(size_t)r * (8) + j] = a + b;
     }
   /* %l0.gate = ew.silu(%l0.z) */
-  for (int i = 0; i < 8; i++) {
-    const float v = v4[i];
-    v16[i] = ssmc_silu(v);
-  }
+  ssmc_silu_n(v4, v16, 8);
   /* %l0.y = ew.mul(%l0.y1, %l0.gate) */
   for (int r = 0; r < 1; r++)
     for (int j = 0; j < (8); j++) {
@@ -351,11 +343,12 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
     float *so = sout[0];
     const float *w = ((const float *)m->w[3]);
     const float *bias = ((const float *)m->w[4]);
-    if (so != si) memcpy(so, si, 8 * 3 * sizeof(float));
     for (int t = 0; t < T; t++)
       for (int c = 0; c < 8; c++) {
+        /* the window before token t: the input state for the first, so after it */
+        const float *wi = (t ? so : si) + c * 3;
         float *win = so + c * 3;
-        for (int j = 0; j < 3 - 1; j++) win[j] = win[j + 1];
+        for (int j = 0; j < 3 - 1; j++) win[j] = wi[j + 1];
         win[3 - 1] = v3[(size_t)t * 8 + c];
         double acc = 0.0;
         for (int j = 0; j < 3; j++) acc += (double)w[c * 3 + j] * win[j];
@@ -363,10 +356,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
       }
   }
   /* %l0.x = ew.silu(%l0.xc) */
-  for (int i = 0; i < T * 8; i++) {
-    const float v = v5[i];
-    v6[i] = ssmc_silu(v);
-  }
+  ssmc_silu_n(v5, v6, T * 8);
   /* %l0.dbc = nn.linear(%l0.x, @l0.x_proj) */
   { ssmc_lin a = { v6, m->w[5], NULL, v7, T }; ssmc_parallel_rows(m->pool, 8, &a, k1_linear_cn4); }
   /* %l0.dt_in, %l0.B, %l0.C = tensor.split(%l0.dbc) */
@@ -378,21 +368,18 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   /* %l0.dt_lin = nn.linear(%l0.dt_in, @l0.dt_proj, @l0.dt_proj.bias) */
   { ssmc_lin a = { v8, m->w[6], ((const float *)m->w[7]), v11, T }; ssmc_parallel_rows(m->pool, 32, &a, k2_linear_cn4); }
   /* %l0.dt = ew.softplus(%l0.dt_lin) */
-  for (int i = 0; i < T * 8; i++) {
-    const float v = v11[i];
-    v12[i] = ssmc_softplus(v);
-  }
+  ssmc_softplus_n(v11, v12, T * 8);
   /* %l0.y0, %ssm.0.next = ssm.scan(%ssm.0, %l0.x, %l0.dt, @l0.A, %l0.B, %l0.C) */
   {
     const float *si = sin[1];
     float *S = sout[1];
     const float *A = ((const float *)m->w[8]);
-    if (S != si) memcpy(S, si, 8 * 2 * sizeof(float));
     for (int t = 0; t < T; t++) {
       const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
-      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
+      const float *Si = t ? S : si; /* the state before token t (no copy into S first) */
+      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(Si + c * 2, S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
@@ -408,10 +395,7 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
       v15[(size_t)r * (T * 8) + j] = a + b;
     }
   /* %l0.gate = ew.silu(%l0.z) */
-  for (int i = 0; i < T * 8; i++) {
-    const float v = v4[i];
-    v16[i] = ssmc_silu(v);
-  }
+  ssmc_silu_n(v4, v16, T * 8);
   /* %l0.y = ew.mul(%l0.y1, %l0.gate) */
   for (int r = 0; r < 1; r++)
     for (int j = 0; j < (T * 8); j++) {
