@@ -11,7 +11,7 @@ import { floatAttr, intsAttr } from '../ir/op-registry.ts';
 import { numel } from '../ir/types.ts';
 import type { WeightArray } from '../ir/weights.ts';
 import { decodeBf16Array, decodeF16Array } from '../util/half.ts';
-import type { Array32, CompiledGraph, WindowRequest, WindowResult } from '../passes/analysis/calibration.ts';
+import type { Array32, CompiledGraph, LayerStats, WindowRequest, WindowResult } from '../passes/analysis/calibration.ts';
 import { interpreterCompile } from '../passes/analysis/calibration.ts';
 import { SsmcError } from '../errors.ts';
 import type { NativeSession } from './session.ts';
@@ -132,6 +132,12 @@ class NativeGraph implements CompiledGraph {
     return r;
   }
 
+  /** H, the norms and the row count as `out gram` writes them. */
+  #gram(path: string, K: number): LayerStats {
+    const all = this.#s.readF64(path, K * K + K + 1);
+    return { K, H: all.subarray(0, K * K), norms: all.slice(K * K, K * K + K), rows: all[K * K + K] };
+  }
+
   runWindows(inputs: Readonly<Record<string, Array32>>, runs: number, req: WindowRequest): WindowResult {
     const lines: string[] = [];
     for (const v of this.#g.inputs) {
@@ -149,10 +155,13 @@ class NativeGraph implements CompiledGraph {
     const width = v.type.shape[v.type.shape.length - 1];
     const out = req.kind === 'values' ? this.#s.keepPath() : this.#s.path('out');
     switch (req.kind) {
-      case 'values':
-        this.#exec(runs, lines, [`out values ${id} ${out}`], 'run:values');
+      case 'values': {
+        const gram = req.gram ? this.#s.path('out') : undefined;
+        this.#exec(runs, lines, [`out values ${id} ${out}`, ...(gram ? [`out gram ${id} ${gram}`] : [])], 'run:values');
         // Kept as the array's file: an anchor or a layer input is sent back as input next.
-        return { values: this.#s.adoptF32(out, runs * numel(v.type.shape)) };
+        const values = this.#s.adoptF32(out, runs * numel(v.type.shape));
+        return gram ? { values, stats: this.#gram(gram, width) } : { values };
+      }
       case 'anchors': {
         const outs = req.names.map((name) => {
           const i = this.#ids.get(name);
@@ -164,12 +173,9 @@ class NativeGraph implements CompiledGraph {
         for (const o of outs) anchors[o.name] = this.#s.adoptF32(o.path, runs * numel(this.#values[o.id].type.shape));
         return { anchors };
       }
-      case 'gram': {
+      case 'gram':
         this.#exec(runs, lines, [`out gram ${id} ${out}`], 'run:gram');
-        const K = width;
-        const all = this.#s.readF64(out, K * K + K + 1);
-        return { stats: { K, H: all.subarray(0, K * K), norms: all.slice(K * K, K * K + K), rows: all[K * K + K] } };
-      }
+        return { stats: this.#gram(out, width) };
       case 'nll':
       case 'kl': {
         const aux = req.kind === 'nll' ? this.#s.writeCached(req.tokens) : this.#s.writeCached(req.ref);

@@ -123,6 +123,9 @@ export const sparsifyCn4 = definePass({
 
 // --- options -------------------------------------------------------------------------
 
+/** Most bytes of dense layer inputs step 1 keeps for step 2's refit (130m with 4096 tokens: 1.5 GiB). */
+const KEEP_DENSE_INPUTS_BYTES = 2 ** 31;
+
 /** Smallest total of selected weights for which `engine=auto` takes the native helper. */
 export const AUTO_NATIVE_WEIGHTS = 1 << 18;
 
@@ -320,9 +323,21 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
   };
   const steps = targets.length * (2 + o.sensIters);
   let step = 0;
+  // The refit in step 2 aims at the dense layer inputs X_d; step 1 runs the dense model
+  // to the same inputs, so it keeps them (when they fit) instead of step 2 running the
+  // dense model a second time. The first matrix is not refit.
+  let denseBytes = 0;
+  targets.forEach((t, j) => (denseBytes += j > 0 ? cal.tokens.length * t.cols * 4 : 0));
+  const keepXd = o.refit && denseBytes <= KEEP_DENSE_INPUTS_BYTES;
+  const Xds: (Float32Array | undefined)[] = [];
   targets.forEach((t, j) => {
     ctx.progress('dense statistics', step++, steps);
-    const stats = cal.collect(dense);
+    let stats: LayerStats;
+    if (keepXd && j > 0) {
+      const r = cal.collectInputs(dense);
+      stats = r.stats;
+      Xds[j] = r.X;
+    } else stats = cal.collect(dense);
     const W0 = toF64(dense.get(t.weight), t.dtype);
     const m = k.table(plan.method, W0, t.rows, t.cols, stats, what(t));
     tables.push(m.table);
@@ -376,14 +391,16 @@ function pruneAdaptive(graph: Graph, targets: readonly PruneTarget[], plan: Plan
   let fixed = 0;
   const ns: RowN[] = [];
   const layers: LayerReport[] = [];
-  const calD = o.refit ? new Calibrator(graph, calibration(ctx, 'pattern=adaptive', k), targets) : undefined;
+  const calD = o.refit && !keepXd ? new Calibrator(graph, calibration(ctx, 'pattern=adaptive', k), targets) : undefined;
   targets.forEach((t, j) => {
     ctx.progress('pruning', step++, steps);
     let stats: LayerStats;
     let W0 = toF64(store.get(t.weight), t.dtype);
-    if (calD && j > 0) {
+    if (o.refit && j > 0) {
       // Aim at the dense model's output: W0 becomes the least-squares refit W*.
-      const c = k.cross(cal.inputs(store), calD.inputs(dense), t.cols);
+      const Xd = keepXd ? Xds[j]! : calD!.inputs(dense);
+      Xds[j] = undefined;
+      const c = k.cross(cal.inputs(store), Xd, t.cols);
       stats = c.stats;
       W0 = k.refit(W0, t.rows, t.cols, stats.H, c.C, o.damp, `@${t.weight}`);
     } else stats = cal.collect(store);

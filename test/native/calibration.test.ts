@@ -2,7 +2,8 @@
 // graphs lifted to windows) every statistic equals the interpreter's up to f32 rounding
 // (f32 GEMMs and a polynomial exp instead of f64 accumulation and Math.exp): H and the
 // norms of every layer input as the calibrator walks the layers, the raw inputs, the
-// calibration loss, log-probabilities and KL, over whole windows and cut windows.
+// calibration loss, log-probabilities and KL, over whole windows and cut windows; H and
+// the inputs from one run (collectInputs) are bit for bit those of collect and inputs.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MambaConfig } from '../../src/frontend/checkpoint.ts';
@@ -70,7 +71,14 @@ describe('native calibration equals the interpreter', () => {
           expect(b.rows).toBe(a.rows);
           close(b.H, a.H, 1e-4);
           close(b.norms, a.norms, 1e-4);
-          close(nat.inputs(w), ref.inputs(w), 1e-4);
+          const xN = nat.inputs(w);
+          close(xN, ref.inputs(w), 1e-4);
+          // One run for both (what the adaptive prune keeps for its refit): the same bits.
+          for (const [cal, stats, X] of [[nat, b, xN], [ref, a, ref.inputs(w)]] as const) {
+            const both = cal.collectInputs(w);
+            expect(both.stats).toEqual(stats);
+            expect(both.X).toEqual(X);
+          }
           if (j + 1 < targets.length) {
             ref.advance(w);
             nat.advance(w);

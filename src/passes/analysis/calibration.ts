@@ -37,7 +37,7 @@ export type Array32 = Float32Array | Int32Array;
 
 /** What `runWindows` reduces the windows' values of `name` to. */
 export type WindowRequest =
-  | { readonly kind: 'values'; readonly name: string }
+  | { readonly kind: 'values'; readonly name: string; readonly gram?: boolean }
   | { readonly kind: 'anchors'; readonly name: string; readonly names: readonly string[] }
   | { readonly kind: 'gram'; readonly name: string }
   | { readonly kind: 'nll'; readonly name: string; readonly tokens: Int32Array; readonly window: number }
@@ -45,7 +45,8 @@ export type WindowRequest =
   | { readonly kind: 'logprobs'; readonly name: string; readonly window: number };
 
 /**
- * values: runs × numel, run order; stats: `statsOf` of all windows' rows; sum/count: the
+ * values: runs × numel, run order (with `stats` too when `values` asks for `gram`);
+ * stats: the windows' H as `collect` accumulates it; sum/count: the
  * summed next-token NLL or KL (nats) over the positions of every window (L - 1 each,
  * targets from `tokens`, positions in run order as in `logProbs`); logprobs: positions × V.
  */
@@ -256,6 +257,31 @@ export class Calibrator {
       o += p.length;
     }
     return X;
+  }
+
+  /**
+   * `collect` and `inputs` of target `#position` from one run of the slice: the same
+   * statistics as `collect` (accumulated window by window) and the same X as `inputs`.
+   */
+  collectInputs(weights: WeightStore): { stats: LayerStats; X: Float32Array } {
+    const target = this.#current();
+    const fast = this.#windows(weights, this.runs, { kind: 'values', name: target.input, gram: true });
+    if (fast?.values && fast.stats) return { stats: fast.stats, X: fast.values };
+    const acc = new GramAccumulator(this.#width(target));
+    const parts: Array32[] = [];
+    let total = 0;
+    this.#sweep(weights, [target.input], (_r, outs) => {
+      acc.add(outs[target.input]);
+      parts.push(outs[target.input].slice());
+      total += outs[target.input].length;
+    });
+    const X = new Float32Array(total);
+    let o = 0;
+    for (const p of parts) {
+      X.set(p, o);
+      o += p.length;
+    }
+    return { stats: acc.finish(), X };
   }
 
   /** Input width of the current target. */
