@@ -46,6 +46,7 @@ typedef struct {
   float *buf;
   const int32_t *tokens;
   const float *ref;
+  const double *pref; /* exp(ref), see ref_probs */
 } output;
 
 static value *vals;
@@ -362,15 +363,34 @@ static void positions_worker(void *p, int t, int nt) {
       for (long j = 0; j < V; j++) dst[j] = (float)(lg[j] - lse);
     } else {
       const float *ref = o->ref + pos * V;
+      const double *p = o->pref + pos * V;
       double k = 0;
       for (long j = 0; j < V; j++) {
         double lp = ref[j];
-        k += exp(lp) * (lp - (float)(lg[j] - lse));
+        k += p[j] * (lp - (float)(lg[j] - lse));
       }
       acc += k > 0 ? k : 0;
     }
   }
   c->sum[t] = acc;
+}
+
+/* exp of the KL reference log-probabilities. Every sensitivity of a pass measures KL to
+ * the same reference (a kept file), so the persistent helper computes them once per
+ * reference instead of once per call (half the exps of a KL call). */
+static const double *ref_probs(const char *path, const float *ref, long n) {
+  static char *last;
+  static double *p;
+  static long count;
+  if (last && !strcmp(last, path) && count == n) return p;
+  free(last);
+  free(p);
+  last = strdup(path);
+  p = malloc(sizeof(double) * (n ? n : 1));
+  if (!last || !p) nat_die(2, "out of memory");
+  count = n;
+  for (long i = 0; i < n; i++) p[i] = exp((double)ref[i]);
+  return p;
 }
 
 static void collect(output *o, long r) {
@@ -417,6 +437,7 @@ int cmd_run(int argc, char **argv) {
       o->ref = map_file(o->aux, &bytes);
       long V = v->dims[v->rank - 1];
       if ((long)bytes < runs * (o->L - 1) * V * 4) nat_die(2, "KL reference has fewer positions than the run");
+      o->pref = ref_probs(o->aux, o->ref, bytes / 4);
     }
   }
   for (long r = 0; r < runs; r++) {

@@ -262,6 +262,7 @@ static char *path_of(const char *prefix, const char *suffix) {
 /* table rows= K= damp= blocksize= W= H= norms= out=PREFIX
  * → PREFIX.table (rows×5 f64), PREFIX.r1 .r2 .r3 (rows×K f64): prune.ts measureTable. */
 int cmd_table(int argc, char **argv) {
+  memset(prof, 0, sizeof prof); /* per command in the persistent helper */
   long rows = arg_long(argc, argv, "rows"), K = arg_long(argc, argv, "K");
   const double *W0 = nat_input(arg_str(argc, argv, "W"), sizeof(double) * rows * K);
   const double *H = nat_input(arg_str(argc, argv, "H"), sizeof(double) * K * K);
