@@ -1,7 +1,8 @@
 /* ssmc-native COMMAND key=value...: see ssmc_native.h. Exit 0 ok, 2 bad request or I/O,
  * 3 a Hessian that is not positive definite, 4 an op or shape this executor lacks.
  * ssmc-native serve CMD_FIFO REPLY_FIFO: the same commands, one line each read from
- * CMD_FIFO, each answered on REPLY_FIFO by `ok 0 PEAK_KIB` or `err CODE MESSAGE` (after
+ * CMD_FIFO, each answered on REPLY_FIFO by `ok 0 PEAK_KIB USER_MS SYS_MS` (the process's
+ * peak memory and CPU time so far) or `err CODE MESSAGE` (after
  * which the helper exits); `drop PATH...` lines (no answer) release kept inputs. */
 #include <fcntl.h>
 #include <signal.h>
@@ -107,7 +108,11 @@ static int serve(const char *cmd_path, const char *reply_path) {
     int rc = dispatch(argc, argv);
     nat_arena_reset();
     nat_unmap_transient();
-    if (dprintf(rfd, "ok %d %ld\n", rc, peak_kib()) < 0) return 2;
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    long user_ms = u.ru_utime.tv_sec * 1000L + u.ru_utime.tv_usec / 1000;
+    long sys_ms = u.ru_stime.tv_sec * 1000L + u.ru_stime.tv_usec / 1000;
+    if (dprintf(rfd, "ok %d %ld %ld %ld\n", rc, peak_kib(), user_ms, sys_ms) < 0) return 2;
   }
   return 0;
 }

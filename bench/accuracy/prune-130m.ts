@@ -1,5 +1,7 @@
 // Cost of obs adaptive pruning on a real model shape (synthetic 130m weights): the whole
-// sparsify-cn4 pass, timed, with the native helper's time per command and the peak RSS.
+// sparsify-cn4 pass, timed, with the time per stage, the native helper's wall and CPU time
+// per command, the CPU time of Node and of the helper, and the peak RSS. CPU times say
+// where the work is even on a busy machine (wall times there include waiting for a core).
 // `--blocks N` keeps only the first N blocks (a quick look; the issue's figure is all 24).
 // Usage: npx tsx bench/accuracy/prune-130m.ts [--tokens 4096] [--sens-tokens 512]
 //        [--sparsity 0.5] [--blocks 24] [--engine native|js] [--extra 'k=v ...']
@@ -37,6 +39,7 @@ const tokens = Int32Array.from({ length: T }, () => rng.nextU32() % ck.config.vo
 const pipeline = `sparsify-cn4{method=obs sparsity=${values.sparsity} sens-tokens=${values['sens-tokens']} engine=${values.engine}${values.extra ? ` ${values.extra}` : ''}}`;
 
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const stages = new Map<string, number>();
 let lastStage = '';
 let lastAt = t0;
@@ -58,14 +61,16 @@ new PassManager(pipeline, {
   },
 }).run(graph);
 const end = performance.now();
+const cpu = process.cpuUsage(cpu0);
 if (lastStage) stages.set(lastStage, (stages.get(lastStage) ?? 0) + end - lastAt);
 const s = (ms: number) => (ms / 1000).toFixed(1);
 const lines = [
   `130m synthetic, ${blocks} of 24 blocks, ${T} calibration tokens, ${pipeline}`,
   `machine: ${describeMachine()}`,
-  `total ${s(end - t0)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (Node), ${(nativePeak.rssKiB / 1024).toFixed(0)} MiB (largest native helper call, a separate process); sparsity ${(100 * report!.sparsity).toFixed(2)}%`,
+  `total ${s(end - t0)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (Node), ${(nativePeak.rssKiB / 1024).toFixed(0)} MiB (native helper, a separate process; counts the session files it maps, the same pages as in /dev/shm); sparsity ${(100 * report!.sparsity).toFixed(2)}%`,
+  `CPU: Node user ${s(cpu.user / 1000)} s + system ${s(cpu.system / 1000)} s; native helper user ${s(nativePeak.userMs)} s + system ${s(nativePeak.sysMs)} s`,
   ...[...stages].map(([k, v]) => `  stage ${k.padEnd(20)} ${s(v)} s`),
-  ...[...nativeTimings].map(([k, v]) => `  native ${k.padEnd(14)} ${String(v.calls).padStart(5)} calls ${s(v.ms)} s`),
+  ...[...nativeTimings].map(([k, v]) => `  native ${k.padEnd(14)} ${String(v.calls).padStart(5)} calls ${s(v.ms)} s wall, ${s(v.cpuMs)} s CPU`),
   report!.calibrationLoss ? `calibration loss ${report!.calibrationLoss.dense.toFixed(4)} -> ${report!.calibrationLoss.pruned.toFixed(4)}` : '',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -43,10 +43,13 @@ function baseDir(): string {
   }
 }
 
-/** Calls and wall time per command (or tag) over the process, for benchmarks. */
-export const nativeTimings = new Map<string, { calls: number; ms: number }>();
-/** Largest peak RSS of a helper process so far (KiB). */
-export const nativePeak = { rssKiB: 0 };
+/** Calls, wall time and the helper's CPU time (user + system, all threads) per command (or tag) over the process, for benchmarks. */
+export const nativeTimings = new Map<string, { calls: number; ms: number; cpuMs: number }>();
+/**
+ * Largest peak RSS of a helper process so far (KiB; it counts the session files the helper
+ * maps, which are the same pages as in /dev/shm), and the helpers' CPU time in all.
+ */
+export const nativePeak = { rssKiB: 0, userMs: 0, sysMs: 0 };
 
 /** How long a starting helper may take to open its pipes (a broken binary must not hang the pass). */
 const START_TIMEOUT_MS = 30_000;
@@ -57,6 +60,9 @@ interface Helper {
   readonly child: ChildProcess;
   readonly cmd: number;
   readonly reply: number;
+  /** CPU time the helper had reported by its last answer (ms). */
+  userMs: number;
+  sysMs: number;
 }
 
 export class NativeSession {
@@ -182,7 +188,7 @@ export class NativeSession {
     const words = [cmd, ...Object.entries(args).map(([k, v]) => `${k}=${v}`)];
     if (words.some((w) => /\s/.test(w))) throw new SsmcError('E_INTERNAL', `native helper: an argument of '${cmd}' has white space`);
     const t0 = performance.now();
-    let reply: string;
+    let reply = '';
     try {
       const h = this.#helper ?? (this.#helper = this.#start());
       let msg = '';
@@ -192,16 +198,23 @@ export class NativeSession {
       reply = this.#readLine(h);
     } finally {
       for (const p of this.#transient.splice(0)) rmSync(p, { force: true });
-      const rec = nativeTimings.get(tag) ?? { calls: 0, ms: 0 };
+      const rec = nativeTimings.get(tag) ?? { calls: 0, ms: 0, cpuMs: 0 };
       rec.calls++;
       rec.ms += performance.now() - t0;
       nativeTimings.set(tag, rec);
+      const ok = /^ok -?\d+ (-?\d+) (\d+) (\d+)$/.exec(reply);
+      if (ok && this.#helper) {
+        // The helper reports its CPU time so far; this command's share is the difference.
+        const [user, sys] = [Number(ok[2]), Number(ok[3])];
+        rec.cpuMs += user + sys - this.#helper.userMs - this.#helper.sysMs;
+        nativePeak.userMs += user - this.#helper.userMs;
+        nativePeak.sysMs += sys - this.#helper.sysMs;
+        this.#helper.userMs = user;
+        this.#helper.sysMs = sys;
+        nativePeak.rssKiB = Math.max(nativePeak.rssKiB, Number(ok[1]));
+      }
     }
-    const ok = /^ok -?\d+ (-?\d+)$/.exec(reply);
-    if (ok) {
-      nativePeak.rssKiB = Math.max(nativePeak.rssKiB, Number(ok[1]));
-      return;
-    }
+    if (reply.startsWith('ok ')) return;
     this.#stop();
     const err = /^err (\d+) ?(.*)$/s.exec(reply);
     const code = err ? Number(err[1]) : -1;
@@ -246,7 +259,7 @@ export class NativeSession {
       // Both ends are open now: these opens pair up at once; reads on `reply` block.
       const reply = openSync(replyPipe, 'r');
       const cmd = openSync(cmdPipe, 'w');
-      return { child, cmd, reply };
+      return { child, cmd, reply, userMs: 0, sysMs: 0 };
     } catch (e) {
       child.kill('SIGKILL');
       throw e;
