@@ -26,31 +26,69 @@ int nat_threads(void) {
   return n;
 }
 
-struct job {
+/* A pool of worker threads started on first use and kept for the process (the persistent
+ * helper makes hundreds of thousands of parallel calls; a pthread_create and join per
+ * call cost ~25 µs of system time each). Workers sleep on a condition variable between
+ * calls: no spinning on a shared machine. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
+static int pool_size; /* workers started (thread ids 1..pool_size) */
+static unsigned long pool_gen;
+static int pool_pending;
+static struct {
   void (*fn)(void *, int, int);
   void *ctx;
-  int t, nt;
-};
+  int nt;
+} pool_job;
+static __thread int in_worker;
 
-static void *trampoline(void *p) {
-  struct job *j = p;
-  j->fn(j->ctx, j->t, j->nt);
+static void *pool_worker(void *p) {
+  int t = (int)(long)p;
+  unsigned long seen = 0;
+  in_worker = 1;
+  for (;;) {
+    pthread_mutex_lock(&pool_mu);
+    while (pool_gen == seen) pthread_cond_wait(&pool_go, &pool_mu);
+    seen = pool_gen;
+    void (*fn)(void *, int, int) = pool_job.fn;
+    void *ctx = pool_job.ctx;
+    int nt = pool_job.nt;
+    pthread_mutex_unlock(&pool_mu);
+    if (t < nt) fn(ctx, t, nt);
+    pthread_mutex_lock(&pool_mu);
+    if (--pool_pending == 0) pthread_cond_signal(&pool_done);
+    pthread_mutex_unlock(&pool_mu);
+  }
   return NULL;
 }
 
 void nat_parallel(int nt, void (*fn)(void *, int, int), void *ctx) {
-  if (nt <= 1) {
-    fn(ctx, 0, 1);
+  /* a call from inside a parallel region runs on the calling thread */
+  if (nt <= 1 || in_worker) {
+    for (int t = 0; t < (nt < 1 ? 1 : nt); t++) fn(ctx, t, nt < 1 ? 1 : nt);
     return;
   }
-  pthread_t th[64];
-  struct job jobs[64];
-  for (int t = 1; t < nt; t++) {
-    jobs[t] = (struct job){fn, ctx, t, nt};
-    if (pthread_create(&th[t], NULL, trampoline, &jobs[t]) != 0) nat_die(2, "pthread_create failed");
+  if (nt > 64) nt = 64;
+  pthread_mutex_lock(&pool_mu);
+  while (pool_size < nt - 1) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, pool_worker, (void *)(long)(pool_size + 1)) != 0) nat_die(2, "pthread_create failed");
+    pthread_detach(th);
+    pool_size++;
   }
+  pool_job.fn = fn;
+  pool_job.ctx = ctx;
+  pool_job.nt = nt;
+  pool_pending = pool_size;
+  pool_gen++;
+  pthread_cond_broadcast(&pool_go);
+  pthread_mutex_unlock(&pool_mu);
+  in_worker = 1;
   fn(ctx, 0, nt);
-  for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
+  in_worker = 0;
+  pthread_mutex_lock(&pool_mu);
+  while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_mu);
+  pthread_mutex_unlock(&pool_mu);
 }
 
 void nat_split(long n, int t, int nt, long align, long *lo, long *hi) {
