@@ -17,11 +17,16 @@
 // trained in f32 (run it before cast-weights). Deterministic: window order comes from
 // `seed`; the arithmetic is the interpreter's and the JS backward rules (src/autodiff).
 //
-// Cost: each step is one interpreter forward plus a backward of ~2x its work per window
-// (window × the model's multiply-adds × 3). On mamba-shakespeare-s (d_model 128, 4
-// layers) 200 steps of one 512-token window take minutes (bench/accuracy/results.md).
-// It scales with parameters × tokens: the 130m shape is ~300x the work per token, hours
-// per hundred steps in JS — too big for this pass; use a framework with GPU autodiff.
+// Cost: a step is one interpreter forward plus the backward rules (about twice the
+// forward's work) over `batch` windows. On mamba-shakespeare-s (d_model 128, 4 layers,
+// ~0.5 M multiply-adds a token) the default 200 steps of one 512-token window take
+// ~7 min on a shared 2-core machine, plus ~1 min for the teacher's log-probabilities
+// (bench/accuracy/results.md). Time scales with steps × window × multiply-adds per
+// token; memory with the window's activations plus the teacher's log-probabilities for
+// every calibration token (tokens × vocab f32). The 130m shape is ~270x the work per
+// token (~30 h for the default run) and 6.6 GB of teacher log-probabilities for 32 K
+// tokens: too big for this JS pass; fine-tune such models in a framework with fast
+// autodiff and import the result.
 import { SsmcError } from '../errors.ts';
 import { distill, teacherLogProbs, windowsOf } from '../autodiff/distill.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -58,7 +63,7 @@ export const sparseFinetune = definePass({
     steps: option.int({ min: 0, max: 100000, default: 200, doc: 'Adam steps' }),
     lr: option.float({ min: 0, max: 1, default: 0.0005, doc: 'peak learning rate (linear warm-up, cosine decay to zero)' }),
     warmup: option.int({ min: 0, default: 10, doc: 'warm-up steps' }),
-    window: option.int({ min: 2, max: 65536, default: 256, doc: 'tokens per training window (each from a zero state)' }),
+    window: option.int({ min: 2, max: 65536, default: 512, doc: 'tokens per training window (each from a zero state)' }),
     batch: option.int({ min: 1, max: 1024, default: 1, doc: 'windows per step' }),
     params: option.enum(['linear', 'all'], { default: 'linear', doc: 'what to train: the weights of linear layers (kept entries), or every float weight' }),
     seed: option.int({ default: 0, doc: 'seed of the window order' }),
