@@ -128,11 +128,42 @@ static void k4_linear_mv(const void *arg, int r0, int r1) {
     y[r] = b ? s + b[r] : s;
   }
 }
+#if SSMC_VW
+/* At least a vector of tokens: blocks of up to SSMC_PT_TOKENS(K) tokens transposed
+ * once per call, 4 rows at a time converted to f32 and multiplied by ssmc_rows_pt
+ * (broadcast weights, no horizontal sums). A function of its own to keep other calls'
+ * stack frames small. */
+static void k5_linear_mm_pt(const ssmc_lin *a, int r0, int r1) {
+  const float *W = (const float *)a->w;
+  enum { PT = SSMC_PT_TOKENS(4) };
+  float xT[4 * PT], rows[4 * 4];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    ssmc_transpose_x(a->x + (size_t)t0 * 4, tn, 4, xT, tp);
+    o.y = a->y + (size_t)t0 * 16, o.ldy = 16, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int r = r0; r < r1; r += 4) {
+      const int t = r1 - r < 4 ? r1 - r : 4;
+      int k = 0;
+      for (; k + SSMC_VW <= t * 4; k += SSMC_VW) ssmc_vst(rows + k, ssmc_vld_f32(W + (size_t)r * 4 + k));
+      for (; k < 4 * 4; k++) rows[k] = k < t * 4 ? ssmc_cv_f32(W[(size_t)r * 4 + k]) : 0.f;
+      ssmc_rows_pt(rows, t, 4, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL);
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,16] = x[T,4] W[16,4]^T (float weights, f32 accumulation): tiles of
  * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
  * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k5_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k5_linear_mm_pt(a, r0, r1);
+    return;
+  }
+#endif
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
@@ -185,11 +216,42 @@ static void k5_linear_mm(const void *arg, int r0, int r1) {
       y[(size_t)t * 16 + r] = b ? s + b[r] : s;
     }
 }
+#if SSMC_VW
+/* At least a vector of tokens: blocks of up to SSMC_PT_TOKENS(K) tokens transposed
+ * once per call, 4 rows at a time converted to f32 and multiplied by ssmc_rows_pt
+ * (broadcast weights, no horizontal sums). A function of its own to keep other calls'
+ * stack frames small. */
+static void k6_linear_mm_pt(const ssmc_lin *a, int r0, int r1) {
+  const float *W = (const float *)a->w;
+  enum { PT = SSMC_PT_TOKENS(8) };
+  float xT[8 * PT], rows[4 * 8];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    ssmc_transpose_x(a->x + (size_t)t0 * 8, tn, 8, xT, tp);
+    o.y = a->y + (size_t)t0 * 5, o.ldy = 5, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int r = r0; r < r1; r += 4) {
+      const int t = r1 - r < 4 ? r1 - r : 4;
+      int k = 0;
+      for (; k + SSMC_VW <= t * 8; k += SSMC_VW) ssmc_vst(rows + k, ssmc_vld_f32(W + (size_t)r * 8 + k));
+      for (; k < 4 * 8; k++) rows[k] = k < t * 8 ? ssmc_cv_f32(W[(size_t)r * 8 + k]) : 0.f;
+      ssmc_rows_pt(rows, t, 8, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL);
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,5] = x[T,8] W[5,8]^T (float weights, f32 accumulation): tiles of
  * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
  * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k6_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k6_linear_mm_pt(a, r0, r1);
+    return;
+  }
+#endif
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
@@ -242,11 +304,42 @@ static void k6_linear_mm(const void *arg, int r0, int r1) {
       y[(size_t)t * 5 + r] = b ? s + b[r] : s;
     }
 }
+#if SSMC_VW
+/* At least a vector of tokens: blocks of up to SSMC_PT_TOKENS(K) tokens transposed
+ * once per call, 4 rows at a time converted to f32 and multiplied by ssmc_rows_pt
+ * (broadcast weights, no horizontal sums). A function of its own to keep other calls'
+ * stack frames small. */
+static void k7_linear_mm_pt(const ssmc_lin *a, int r0, int r1) {
+  const float *W = (const float *)a->w;
+  enum { PT = SSMC_PT_TOKENS(1) };
+  float xT[1 * PT], rows[4 * 1];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    ssmc_transpose_x(a->x + (size_t)t0 * 1, tn, 1, xT, tp);
+    o.y = a->y + (size_t)t0 * 8, o.ldy = 8, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int r = r0; r < r1; r += 4) {
+      const int t = r1 - r < 4 ? r1 - r : 4;
+      int k = 0;
+      for (; k + SSMC_VW <= t * 1; k += SSMC_VW) ssmc_vst(rows + k, ssmc_vld_f32(W + (size_t)r * 1 + k));
+      for (; k < 4 * 1; k++) rows[k] = k < t * 1 ? ssmc_cv_f32(W[(size_t)r * 1 + k]) : 0.f;
+      ssmc_rows_pt(rows, t, 1, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL);
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,8] = x[T,1] W[8,1]^T (float weights, f32 accumulation): tiles of
  * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
  * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k7_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k7_linear_mm_pt(a, r0, r1);
+    return;
+  }
+#endif
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
@@ -299,11 +392,42 @@ static void k7_linear_mm(const void *arg, int r0, int r1) {
       y[(size_t)t * 8 + r] = b ? s + b[r] : s;
     }
 }
+#if SSMC_VW
+/* At least a vector of tokens: blocks of up to SSMC_PT_TOKENS(K) tokens transposed
+ * once per call, 4 rows at a time converted to f32 and multiplied by ssmc_rows_pt
+ * (broadcast weights, no horizontal sums). A function of its own to keep other calls'
+ * stack frames small. */
+static void k8_linear_mm_pt(const ssmc_lin *a, int r0, int r1) {
+  const float *W = (const float *)a->w;
+  enum { PT = SSMC_PT_TOKENS(8) };
+  float xT[8 * PT], rows[4 * 8];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    ssmc_transpose_x(a->x + (size_t)t0 * 8, tn, 8, xT, tp);
+    o.y = a->y + (size_t)t0 * 4, o.ldy = 4, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int r = r0; r < r1; r += 4) {
+      const int t = r1 - r < 4 ? r1 - r : 4;
+      int k = 0;
+      for (; k + SSMC_VW <= t * 8; k += SSMC_VW) ssmc_vst(rows + k, ssmc_vld_f32(W + (size_t)r * 8 + k));
+      for (; k < 4 * 8; k++) rows[k] = k < t * 8 ? ssmc_cv_f32(W[(size_t)r * 8 + k]) : 0.f;
+      ssmc_rows_pt(rows, t, 8, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL);
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,4] = x[T,8] W[4,8]^T (float weights, f32 accumulation): tiles of
  * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
  * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k8_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k8_linear_mm_pt(a, r0, r1);
+    return;
+  }
+#endif
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;
@@ -356,11 +480,42 @@ static void k8_linear_mm(const void *arg, int r0, int r1) {
       y[(size_t)t * 4 + r] = b ? s + b[r] : s;
     }
 }
+#if SSMC_VW
+/* At least a vector of tokens: blocks of up to SSMC_PT_TOKENS(K) tokens transposed
+ * once per call, 4 rows at a time converted to f32 and multiplied by ssmc_rows_pt
+ * (broadcast weights, no horizontal sums). A function of its own to keep other calls'
+ * stack frames small. */
+static void k9_linear_mm_pt(const ssmc_lin *a, int r0, int r1) {
+  const float *W = (const float *)a->w;
+  enum { PT = SSMC_PT_TOKENS(4) };
+  float xT[4 * PT], rows[4 * 4];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    ssmc_transpose_x(a->x + (size_t)t0 * 4, tn, 4, xT, tp);
+    o.y = a->y + (size_t)t0 * 6, o.ldy = 6, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int r = r0; r < r1; r += 4) {
+      const int t = r1 - r < 4 ? r1 - r : 4;
+      int k = 0;
+      for (; k + SSMC_VW <= t * 4; k += SSMC_VW) ssmc_vst(rows + k, ssmc_vld_f32(W + (size_t)r * 4 + k));
+      for (; k < 4 * 4; k++) rows[k] = k < t * 4 ? ssmc_cv_f32(W[(size_t)r * 4 + k]) : 0.f;
+      ssmc_rows_pt(rows, t, 4, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL);
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,6] = x[T,4] W[6,4]^T (float weights, f32 accumulation): tiles of
  * 4 rows x SSMC_MM_TB tokens (4 x 6 = 24 vector accumulators where there are 32
  * registers), then 4 x 4; each weight vector is loaded (and converted) once per tile. */
 static void k9_linear_mm(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k9_linear_mm_pt(a, r0, r1);
+    return;
+  }
+#endif
   const float *x = a->x;
   const float *W = (const float *)a->w;
   const float *b = a->b;

@@ -63,14 +63,50 @@ const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
   { "l0.out_proj", 1, 1, 2, { 4, 8 }, 36u, 4, segs_w10 }, /* 10 */
   { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 11 */
 };
+/* Prefill of at least a vector of tokens, vector builds: blocks of up to
+ * SSMC_PT_TOKENS(K) tokens transposed once per call (tokens in lanes), then every tile
+ * of the range against them (ssmc_cn4_tile_pt). A function of its own so that decode
+ * calls keep a small stack frame. */
+#if SSMC_VW
+static void k0_linear_cn4_pt(const ssmc_lin *a, int j0, int j1) {
+  const uint8_t *base = (const uint8_t *)a->w;
+  enum { PT = SSMC_PT_TOKENS(4) };
+  float xT[4 * PT], wv[4 * 4];
+  int32_t off[4 * 4];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    const float *x = a->x + (size_t)t0 * 4;
+    ssmc_transpose_x(x, tn, 4, xT, tp);
+    o.y = a->y + (size_t)t0 * 16, o.ldy = 16, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int sg = 0; sg < 15; sg++) {
+      const ssmc_seg *s = &segs_w2[sg];
+      const int ntile = (s->rows + 3) / 4;
+      const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+      for (int j = lo; j < hi; j++) {
+        const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+        const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+        ssmc_cn4_tile_pt_f16(p, s->n, t, 4, x, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL, wv, off);
+      }
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,16] = x[T,4] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
  * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
  * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k0_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  float scratch[4 * 4];
   const int j0 = r0 / 4, j1 = r1 / 4;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k0_linear_cn4_pt(a, j0, j1);
+    return;
+  }
+#endif
+  float scratch[4 * 4];
   for (int sg = 0; sg < 15; sg++) {
     const ssmc_seg *s = &segs_w2[sg];
     const int ntile = (s->rows + 3) / 4;
@@ -82,14 +118,50 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
     }
   }
 }
+/* Prefill of at least a vector of tokens, vector builds: blocks of up to
+ * SSMC_PT_TOKENS(K) tokens transposed once per call (tokens in lanes), then every tile
+ * of the range against them (ssmc_cn4_tile_pt). A function of its own so that decode
+ * calls keep a small stack frame. */
+#if SSMC_VW
+static void k1_linear_cn4_pt(const ssmc_lin *a, int j0, int j1) {
+  const uint8_t *base = (const uint8_t *)a->w;
+  enum { PT = SSMC_PT_TOKENS(8) };
+  float xT[8 * PT], wv[4 * 8];
+  int32_t off[4 * 8];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    const float *x = a->x + (size_t)t0 * 8;
+    ssmc_transpose_x(x, tn, 8, xT, tp);
+    o.y = a->y + (size_t)t0 * 5, o.ldy = 5, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int sg = 0; sg < 2; sg++) {
+      const ssmc_seg *s = &segs_w5[sg];
+      const int ntile = (s->rows + 3) / 4;
+      const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+      for (int j = lo; j < hi; j++) {
+        const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+        const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+        ssmc_cn4_tile_pt_f16(p, s->n, t, 8, x, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL, wv, off);
+      }
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,5] = x[T,8] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
  * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
  * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k1_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  float scratch[4 * 8];
   const int j0 = r0 / 4, j1 = r1 / 4;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k1_linear_cn4_pt(a, j0, j1);
+    return;
+  }
+#endif
+  float scratch[4 * 8];
   for (int sg = 0; sg < 2; sg++) {
     const ssmc_seg *s = &segs_w5[sg];
     const int ntile = (s->rows + 3) / 4;
@@ -101,14 +173,50 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
     }
   }
 }
+/* Prefill of at least a vector of tokens, vector builds: blocks of up to
+ * SSMC_PT_TOKENS(K) tokens transposed once per call (tokens in lanes), then every tile
+ * of the range against them (ssmc_cn4_tile_pt). A function of its own so that decode
+ * calls keep a small stack frame. */
+#if SSMC_VW
+static void k2_linear_cn4_pt(const ssmc_lin *a, int j0, int j1) {
+  const uint8_t *base = (const uint8_t *)a->w;
+  enum { PT = SSMC_PT_TOKENS(1) };
+  float xT[1 * PT], wv[4 * 1];
+  int32_t off[4 * 1];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    const float *x = a->x + (size_t)t0 * 1;
+    ssmc_transpose_x(x, tn, 1, xT, tp);
+    o.y = a->y + (size_t)t0 * 8, o.ldy = 8, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int sg = 0; sg < 8; sg++) {
+      const ssmc_seg *s = &segs_w6[sg];
+      const int ntile = (s->rows + 3) / 4;
+      const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+      for (int j = lo; j < hi; j++) {
+        const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+        const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+        ssmc_cn4_tile_pt_f16(p, s->n, t, 1, x, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL, wv, off);
+      }
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,8] = x[T,1] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
  * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
  * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k2_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  float scratch[4 * 1];
   const int j0 = r0 / 4, j1 = r1 / 4;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k2_linear_cn4_pt(a, j0, j1);
+    return;
+  }
+#endif
+  float scratch[4 * 1];
   for (int sg = 0; sg < 8; sg++) {
     const ssmc_seg *s = &segs_w6[sg];
     const int ntile = (s->rows + 3) / 4;
@@ -120,14 +228,50 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
     }
   }
 }
+/* Prefill of at least a vector of tokens, vector builds: blocks of up to
+ * SSMC_PT_TOKENS(K) tokens transposed once per call (tokens in lanes), then every tile
+ * of the range against them (ssmc_cn4_tile_pt). A function of its own so that decode
+ * calls keep a small stack frame. */
+#if SSMC_VW
+static void k3_linear_cn4_pt(const ssmc_lin *a, int j0, int j1) {
+  const uint8_t *base = (const uint8_t *)a->w;
+  enum { PT = SSMC_PT_TOKENS(8) };
+  float xT[8 * PT], wv[4 * 8];
+  int32_t off[4 * 8];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    const float *x = a->x + (size_t)t0 * 8;
+    ssmc_transpose_x(x, tn, 8, xT, tp);
+    o.y = a->y + (size_t)t0 * 4, o.ldy = 4, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int sg = 0; sg < 4; sg++) {
+      const ssmc_seg *s = &segs_w10[sg];
+      const int ntile = (s->rows + 3) / 4;
+      const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+      for (int j = lo; j < hi; j++) {
+        const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+        const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+        ssmc_cn4_tile_pt_f16(p, s->n, t, 8, x, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL, wv, off);
+      }
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,4] = x[T,8] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
  * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
  * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k3_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  float scratch[4 * 8];
   const int j0 = r0 / 4, j1 = r1 / 4;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k3_linear_cn4_pt(a, j0, j1);
+    return;
+  }
+#endif
+  float scratch[4 * 8];
   for (int sg = 0; sg < 4; sg++) {
     const ssmc_seg *s = &segs_w10[sg];
     const int ntile = (s->rows + 3) / 4;
@@ -139,14 +283,50 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
     }
   }
 }
+/* Prefill of at least a vector of tokens, vector builds: blocks of up to
+ * SSMC_PT_TOKENS(K) tokens transposed once per call (tokens in lanes), then every tile
+ * of the range against them (ssmc_cn4_tile_pt). A function of its own so that decode
+ * calls keep a small stack frame. */
+#if SSMC_VW
+static void k4_linear_cn4_pt(const ssmc_lin *a, int j0, int j1) {
+  const uint8_t *base = (const uint8_t *)a->w;
+  enum { PT = SSMC_PT_TOKENS(4) };
+  float xT[4 * PT], wv[4 * 4];
+  int32_t off[4 * 4];
+  ssmc_pt_out o;
+  for (int t0 = 0; t0 < a->T; t0 += PT) {
+    const int tn = a->T - t0 < PT ? a->T - t0 : PT, tp = (tn + SSMC_VW - 1) / SSMC_VW * SSMC_VW;
+    const float *x = a->x + (size_t)t0 * 4;
+    ssmc_transpose_x(x, tn, 4, xT, tp);
+    o.y = a->y + (size_t)t0 * 6, o.ldy = 6, o.tn = tn, o.rb = 0, o.cols = 0;
+    for (int sg = 0; sg < 6; sg++) {
+      const ssmc_seg *s = &segs_w0[sg];
+      const int ntile = (s->rows + 3) / 4;
+      const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+      for (int j = lo; j < hi; j++) {
+        const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
+        const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
+        ssmc_cn4_tile_pt_f16(p, s->n, t, 4, x, xT, tp, tn, ssmc_pt_rows(&o, r, t), 16, a->b ? a->b + r : NULL, wv, off);
+      }
+    }
+    ssmc_pt_flush(&o);
+  }
+}
+#endif
 /* y[T,6] = x[T,4] W^T (+ b), W a C_n^4 tensor of the weights file (uint16_t values):
  * segments of rows sharing n, stored as tiles of 4 interleaved rows. The work is split
  * by tiles: [r0, r1) are tile numbers times 4 (see the call site). */
 static void k4_linear_cn4(const void *arg, int r0, int r1) {
   const ssmc_lin *a = (const ssmc_lin *)arg;
   const uint8_t *base = (const uint8_t *)a->w;
-  float scratch[4 * 4];
   const int j0 = r0 / 4, j1 = r1 / 4;
+#if SSMC_VW
+  if (a->T >= SSMC_VW) {
+    k4_linear_cn4_pt(a, j0, j1);
+    return;
+  }
+#endif
+  float scratch[4 * 4];
   for (int sg = 0; sg < 6; sg++) {
     const ssmc_seg *s = &segs_w0[sg];
     const int ntile = (s->rows + 3) / 4;
