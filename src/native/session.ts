@@ -194,8 +194,14 @@ export class NativeSession {
       let msg = '';
       for (let i = 0; i < this.#drops.length; i += DROPS_PER_LINE) msg += `drop ${this.#drops.slice(i, i + DROPS_PER_LINE).join(' ')}\n`;
       this.#drops = [];
-      writeAll(h.cmd, `${msg}${words.join(' ')}\n`);
-      reply = this.#readLine(h);
+      try {
+        writeAll(h.cmd, `${msg}${words.join(' ')}\n`);
+        reply = this.#readLine(h);
+      } catch (e) {
+        // EPIPE and the like: the helper is gone (its answer, if any, is lost)
+        this.#stop();
+        reply = `err -1 the helper process cannot be reached: ${(e as Error).message}`;
+      }
     } finally {
       for (const p of this.#transient.splice(0)) rmSync(p, { force: true });
       const rec = nativeTimings.get(tag) ?? { calls: 0, ms: 0, cpuMs: 0 };
@@ -216,7 +222,7 @@ export class NativeSession {
     }
     if (reply.startsWith('ok ')) return;
     this.#stop();
-    const err = /^err (\d+) ?(.*)$/s.exec(reply);
+    const err = /^err (-?\d+) ?(.*)$/s.exec(reply);
     const code = err ? Number(err[1]) : -1;
     const text = err ? err[2] : reply;
     if (code === 3) throw new SsmcError('E_PASS', `the damped Hessian of ${what || 'a layer'} is not positive definite (raise damp)`);

@@ -100,5 +100,21 @@ describe('native session', () => {
       expect(k.layerError(W, new Float64Array(8), 2, 4, I)).toEqual(first);
       expect(k.session.helperPid).not.toBe(pid);
     });
+
+    it('a helper killed between calls: the next call fails with E_INTERNAL, the one after starts a new helper', async () => {
+      const first = k.layerError(W, new Float64Array(8), 2, 4, I);
+      const pid = k.session.helperPid!;
+      process.kill(pid, 'SIGKILL');
+      expect(await gone(pid)).toBe(true);
+      let err: unknown;
+      try {
+        k.layerError(W, new Float64Array(8), 2, 4, I);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as SsmcError).code).toBe('E_INTERNAL');
+      expect(k.session.helperPid).toBeUndefined();
+      expect(k.layerError(W, new Float64Array(8), 2, 4, I)).toEqual(first);
+    });
   });
 });
