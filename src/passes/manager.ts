@@ -121,7 +121,9 @@ export class PassManager {
         throw new SsmcError('E_VERIFY', `the input of the pipeline (graph @${graph.name}) is invalid:\n${diags.map((d) => formatDiagnostic(d)).join('\n')}`);
       }
     }
-    const services = { ...(this.#opts.services ?? {}), ...(ctx.services ?? {}) };
+    // The run's input is the default `teacher` (the model before the pipeline) for passes
+    // that pull a transformed model back toward it (sparse-finetune); callers may override.
+    const services = { teacher: { graph }, ...(this.#opts.services ?? {}), ...(ctx.services ?? {}) };
     const cache = ctx.cache ?? new AnalysisCache();
     const timings: PassTiming[] = [];
     let current = graph;

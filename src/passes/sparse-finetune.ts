@@ -7,7 +7,9 @@
 //
 // The teacher is the graph as it was before pruning. A pass only sees its own input
 // (already pruned), so the dense graph comes from the `teacher` service
-// ({ graph }: the pipeline's input model; any form, lifted like the student). It is a
+// ({ graph }; any form, lifted like the student). The pass manager offers the run's
+// input graph under that name unless the caller provides one, so a pipeline string
+// `sparsify-cn4{…},sparse-finetune` distills toward the model it started from. It is a
 // teacher, not labels: the student is pulled toward the dense model's predictions, so
 // fine-tuning cannot "train the model more" than the dense model on the calibration
 // text. Only calibration tokens are used (the `calibration` service).

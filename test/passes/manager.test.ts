@@ -228,7 +228,7 @@ describe('PassManager', () => {
     expect(asked).toBe(2);
     const e = failure(() => new PassManager('test-service', { reproducerDir: false, services: { calib: 1 } }).run(sample()));
     expect(e.code).toBe('E_PASS');
-    expect(e.message).toMatch(/pass 'test-service' needs the service 'costModel', which the caller did not provide \(provided: calib\)/);
+    expect(e.message).toMatch(/pass 'test-service' needs the service 'costModel', which the caller did not provide \(provided: teacher, calib\)/);
   });
 
   it('forwards progress reports to the caller with the pass name (and runs silently without one)', () => {

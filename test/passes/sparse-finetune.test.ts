@@ -110,5 +110,9 @@ describe('sparse-finetune', () => {
     const out = new PassManager(p).run(dense, { services }).graph;
     for (const w of out.weights) if (w.type.cn4) expect(cn4Violation(out.weightData.get(w.name), w.type.shape[0], w.type.shape[1], w.type.cn4)).toBeUndefined();
     expect(out.weightData.get('l0.x_proj')).not.toEqual(pruned.weightData.get('l0.x_proj'));
+    // Without a teacher service the manager offers the run's input (the dense model):
+    // the same fine-tune, bit for bit.
+    const implicit = new PassManager(p).run(dense, { services: { calibration: { tokens } } }).graph;
+    for (const w of out.weights) expect(implicit.weightData.get(w.name)).toEqual(out.weightData.get(w.name));
   });
 });
