@@ -1,6 +1,6 @@
 // Decode and prefill speed of a built C folder, measured by its own driver (`bench`
 // command) so that no IPC sits inside the timed loop: the driver times the decode
-// steps and the prefill with a monotonic clock and reports its peak RSS.
+// steps and the two prefills (all logits, last logits) with a monotonic clock and reports its peak RSS.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SsmcError } from '../../errors.ts';
@@ -20,7 +20,10 @@ export interface CBenchOptions {
 
 export interface CBenchResult {
   readonly decode_tokens_per_s: number;
+  /** The prompt with every token's logits (ssmc_prefill). */
   readonly prefill_tokens_per_s: number;
+  /** The same prompt with the last token's logits only (ssmc_prefill_last, what generation runs). */
+  readonly prefill_last_tokens_per_s: number;
   readonly weight_bytes_per_token: number;
   readonly threads: number;
   readonly decode_tokens: number;

@@ -1,5 +1,6 @@
 // Lowers a one-token (decode) graph to a self-contained C folder: the prefill graph is
-// derived by lifting (liftToSequence), both are flattened (fused groups inlined by
+// derived by lifting (liftToSequence) and compiled twice (all logits; the last token's
+// logits only, head.ts), both graphs are flattened (fused groups inlined by
 // renaming), every intermediate gets an arena slot by liveness, the rules turn nodes
 // into partial + context, and Handlebars renders the files. The weights go into the
 // project's packed file (specs/packed-weights.md), each tensor in its IR dtype; model.c
@@ -16,6 +17,7 @@ import type { PackedFile, PackedTensorInfo } from '../packed/index.ts';
 import { DTYPE_CODES, LAYOUT_CODES, packWeights, storedChecksumHex, tileBytes, valueBytes } from '../packed/index.ts';
 import type { CWeight, Operand, RuleContext, Step } from './rules.ts';
 import { RULES } from './rules.ts';
+import { splitHead } from './head.ts';
 import type { FlatNode } from '../flatten.ts';
 import { stateLayout, valueTypes } from '../graph-io.ts';
 import { templateEnv } from '../templates.ts';
@@ -213,8 +215,12 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
   const kernelNames = new Map<string, string>();
   const decodeTypes = valueTypes(decode);
 
-  const plan = (g: Graph, flat: FlatNode[], seqMode: boolean): FunctionPlan & { arena: number } => {
+  // head: nodes of `flat` computed on the chunk's last row only, as in a decode step
+  // (their outputs typed as there, per-token inputs read at row T - 1); a guard step
+  // before the first of them returns when there are no logits to compute.
+  const plan = (g: Graph, flat: FlatNode[], seqMode: boolean, head: ReadonlySet<FlatNode> = new Set()): FunctionPlan & { arena: number } => {
     const types = valueTypes(g);
+    for (const f of head) for (const v of f.outputs) types.set(v.name, decodeTypes.get(v.name)!);
     const isSeq = (name: string) => seqMode && types.get(name)!.shape.length !== decodeTypes.get(name)!.shape.length;
     const fixed = new Map<string, string>([[gio.tokens, 'tokens'], [gio.logits, 'logits']]);
     gio.state.forEach((s, i) => fixed.set(s.name, `sin[${i}]`));
@@ -233,7 +239,13 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     const locals: Local[] = [];
     const steps: Array<Step & { comment: string }> = [];
     const exprOf = new Map<string, string>(fixed);
+    let guarded = false;
     flat.forEach((f, i) => {
+      const inHead = head.has(f);
+      if (inHead && !guarded) {
+        steps.push({ partial: 'head_guard', ctx: {}, comment: 'a chunk before the last: no logits, so no head' });
+        guarded = true;
+      }
       const operand = (name: string, idx: number): Operand => {
         const type = types.get(name)!;
         const w = byName.get(name);
@@ -241,6 +253,10 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
         void idx;
         const expr = exprOf.get(name);
         if (!expr) throw new SsmcError('E_INTERNAL', `C backend: %${name} used before it is defined`);
+        if (inHead && isSeq(name)) {
+          const row = decodeTypes.get(name)!;
+          return { expr: `(${expr} + (size_t)(T - 1) * ${numel(row.shape)})`, type: row, seq: false };
+        }
         return { expr, type, seq: isSeq(name) };
       };
       const ins = f.inputs.map(operand);
@@ -301,6 +317,8 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
   };
   const dplan = plan(decode, flats.decode, false);
   const pplan = plan(prefill, flats.prefill, true);
+  const { body, head } = splitHead(flats.prefill, gio);
+  const lplan = plan(prefill, [...body, ...head], true, new Set(head));
 
   const logitsType = decodeTypes.get(gio.logits)!;
   const vocab = numel(logitsType.shape);
@@ -332,7 +350,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     stateFloats: manifest.stateFloats,
     chunk,
     threads,
-    arenaFloats: Math.max(dplan.arena, pplan.arena, 16),
+    arenaFloats: Math.max(dplan.arena, pplan.arena, lplan.arena, 16),
     nWeights: weights.table.length,
     weightsBytes: manifest.weightsBytes,
     decodeWeightBytes: manifest.decodeWeightBytes,
@@ -360,6 +378,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     kernels,
     decode: dplan,
     prefill: pplan,
+    prefillLast: lplan,
   };
   const hb = templateEnv(TEMPLATE_DIR);
   const files = new Map<string, string>();

@@ -28,7 +28,10 @@ interface BenchOpts extends PipelineFlags {
 
 export interface BenchReport {
   decode_tokens_per_s: number;
+  /** Prompt with every token's logits. */
   prefill_tokens_per_s: number;
+  /** Prompt with the last token's logits only (generation's prefill). */
+  prefill_last_tokens_per_s: number;
   weight_bytes_per_token: number;
   threads: number;
   backend: 'c' | 'interp';
@@ -46,7 +49,7 @@ export function registerBench(program: Command, io: CliIO): Command {
     .option('--backend <name>', 'c or interp', choiceArg(['c', 'interp'] as const), 'c')
     .option('--threads <n>', 'threads (C backend)', intArg(1, 256), 1)
     .option('--tokens <n>', 'decode steps timed (default 128 for c, 8 for interp)', intArg(1))
-    .option('--prefill <n>', 'prompt length of the timed prefill (0: none)', intArg(0), 512)
+    .option('--prefill <n>', 'prompt length of the timed prefills (0: none): prefill_tokens_per_s computes every token\'s logits, prefill_last_tokens_per_s the last token\'s (as generation does)', intArg(0), 512)
     .option('--dtype <dtype>', 'storage dtype of the linear and embedding weights (cast-weights after the pipeline)', choiceArg(['f32', 'f16'] as const), 'f32')
     .option('--json', 'print one JSON object');
   return addPipelineFlags(cmd).action((model: string, o: BenchOpts) => {
@@ -56,7 +59,7 @@ export function registerBench(program: Command, io: CliIO): Command {
     if (o.json) return printJson(io, r);
     io.out(
       `${o.backend} ${o.dtype}, ${r.threads} thread${r.threads === 1 ? '' : 's'}: decode ${r.decode_tokens_per_s.toFixed(2)} tokens/s (${r.decode_tokens} tokens), ` +
-        `prefill ${r.prefill_tokens_per_s.toFixed(2)} tokens/s (${r.prefill_tokens} tokens), ${(r.weight_bytes_per_token / 1e6).toFixed(1)} MB weights read per token, ` +
+        `prefill ${r.prefill_tokens_per_s.toFixed(2)} tokens/s (${r.prefill_tokens} tokens; last logits only ${r.prefill_last_tokens_per_s.toFixed(2)}), ${(r.weight_bytes_per_token / 1e6).toFixed(1)} MB weights read per token, ` +
         `peak RSS ${(r.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB\n`,
     );
   });
@@ -88,6 +91,8 @@ function benchInterp(graph: Graph, o: BenchOpts): BenchReport {
   return {
     decode_tokens_per_s: n / dec,
     prefill_tokens_per_s: pre > 0 ? o.prefill / pre : 0,
+    // The interpreter computes every token's logits either way.
+    prefill_last_tokens_per_s: pre > 0 ? o.prefill / pre : 0,
     weight_bytes_per_token: weightBytesPerToken(graph),
     threads: 1,
     backend: 'interp',

@@ -39,6 +39,7 @@ describe('ssmc compile --target c', () => {
     expect(j.threads).toBe(2);
     expect(j.decode_tokens_per_s).toBeGreaterThan(0);
     expect(j.prefill_tokens_per_s).toBeGreaterThan(0);
+    expect(j.prefill_last_tokens_per_s).toBeGreaterThan(0);
     expect(j.weight_bytes_per_token).toBeGreaterThan(1e6);
     expect(run(join(dir, 'ssmc_driver'), ['generate', '--tokens', '71,82', '--n', '5']).stdout).toMatch(/^\d+(,\d+){4}\n$/);
     if (toolExists('cmake')) expect(existsSync(buildWithCmake(dir, 'build', ['-DCMAKE_C_FLAGS=-O1']))).toBe(true);
@@ -118,7 +119,7 @@ describe('--backend c', () => {
 
 describe('ssmc bench', () => {
   it('--json reports decode and prefill tokens/s, weight bytes per token and threads (c and interp)', async () => {
-    const keys = ['decode_tokens_per_s', 'prefill_tokens_per_s', 'weight_bytes_per_token', 'threads'];
+    const keys = ['decode_tokens_per_s', 'prefill_tokens_per_s', 'prefill_last_tokens_per_s', 'weight_bytes_per_token', 'threads'];
     const c = await runCli(['bench', FIXTURE, '--backend', 'c', '--threads', '2', '--tokens', '8', '--prefill', '16', '--dtype', 'f16', '--n', '2', '--method', 'magnitude', '--json']);
     expect(c.stderr).toBe('');
     const a = JSON.parse(c.stdout) as Record<string, number>;

@@ -57,4 +57,8 @@ extern const char *const ssmc_state_names[SSMC_N_STATE + 1];
 int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits);
 /* 1 <= T <= SSMC_CHUNK tokens: logits [T, SSMC_VOCAB] (T = 0 would leave sout unwritten). */
 int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits);
+/* The same state update; logits [SSMC_VOCAB] of the last token only, or (logits NULL,
+ * a chunk before the last) none: what only the logits need (the head) runs on row T - 1
+ * or not at all. */
+int ssmc_model_prefill_last(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits);
 #endif
