@@ -1,6 +1,8 @@
 // results.md of the decode benchmark: medians of the interleaved repetitions, weight
 // bandwidth as a fraction of the measured read bandwidth, ratios to llama.cpp, sparse
-// speedups against their byte ratios, prefill against decode, and the issue's targets.
+// speedups against their byte ratios, prefill against decode (every token's logits, and
+// the last token's only: what generation runs, which the issue's prefill target is
+// judged on), and the issue's targets.
 import { writeFileSync } from 'node:fs';
 import { describeMachine } from '../../src/util/machine.ts';
 import { execFileSync } from 'node:child_process';
@@ -21,7 +23,10 @@ export interface Measured {
   cases: Array<{ name: string; dtype: 'f32' | 'f16'; dense: string; bytes: number; sparsity: number; pipeline: string }>;
   /** tokens/s per repetition, keyed `case|threads`. */
   decode: Record<string, number[]>;
+  /** Prefill of 512 tokens with every token's logits (ssmc_prefill). */
   prefill: Record<string, number[]>;
+  /** The same with the last token's logits only (ssmc_prefill_last); absent in older measured.json. */
+  prefillLast?: Record<string, number[]>;
   /** GB/s per repetition, keyed by thread count. */
   bandwidth: Record<string, number[]>;
   /** llama.cpp tokens/s, keyed `dtype|threads`. */
@@ -55,8 +60,9 @@ export function writeReport(path: string, r: { m: Measured; threadCounts: number
       const byteRatio = (bytesOf.get(c.dense) ?? NaN) / c.bytes;
       const speedup = d / dec(c.dense, T);
       const pre = median(m.prefill[`${c.name}|${T}`]);
+      const preLast = median(m.prefillLast?.[`${c.name}|${T}`]);
       rows.push(
-        `| ${c.name} | ${T} | ${pct(c.sparsity)} | ${f(c.bytes / 1e6, 1)} | ${f(d)} (${f(Math.min(...all))}–${f(Math.max(...all))}) | ${f(gbps, 1)} | ${pct(gbps / bw)} | ${f(d / lSame)}× | ${f(d / l32)}× | ${c.name.startsWith('dense') ? '–' : `${f(speedup)}× / ${f(byteRatio)}× = ${pct(speedup / byteRatio)}`} | ${f(pre, 1)} (${f(pre / d, 1)}×) |`,
+        `| ${c.name} | ${T} | ${pct(c.sparsity)} | ${f(c.bytes / 1e6, 1)} | ${f(d)} (${f(Math.min(...all))}–${f(Math.max(...all))}) | ${f(gbps, 1)} | ${pct(gbps / bw)} | ${f(d / lSame)}× | ${f(d / l32)}× | ${c.name.startsWith('dense') ? '–' : `${f(speedup)}× / ${f(byteRatio)}× = ${pct(speedup / byteRatio)}`} | ${f(pre, 1)} (${f(pre / d, 1)}×) | ${f(preLast, 1)} (${f(preLast / d, 1)}×) |`,
       );
     }
     const d32 = dec('dense f32', T);
@@ -75,7 +81,8 @@ export function writeReport(path: string, r: { m: Measured; threadCounts: number
           return `${c.name} ${pct(q)} ${ok(q >= 0.85)}`;
         })
         .join(', ')}`,
-      `  - prefill (512 tokens) ≥ 3× decode: ${m.cases.map((c) => `${c.name} ${f(median(m.prefill[`${c.name}|${T}`]) / dec(c.name, T), 1)}×`).join(', ')} ${ok(m.cases.every((c) => median(m.prefill[`${c.name}|${T}`]) >= 3 * dec(c.name, T)))}`,
+      `  - prefill (512 tokens, the last token's logits as generation needs) ≥ 3× decode: ${m.cases.map((c) => `${c.name} ${f(median(m.prefillLast?.[`${c.name}|${T}`]) / dec(c.name, T), 1)}×`).join(', ')} ${ok(m.cases.every((c) => median(m.prefillLast?.[`${c.name}|${T}`]) >= 3 * dec(c.name, T)))}`,
+      `    (every token's logits, not the target's measure: ${m.cases.map((c) => `${c.name} ${f(median(m.prefill[`${c.name}|${T}`]) / dec(c.name, T), 1)}×`).join(', ')})`,
     );
   }
   const llamaRows = r.threadCounts.flatMap((T) => (['f32', 'f16'] as const).map((d) => `| llama.cpp ${d} | ${T} | ${f(median(m.llama[`${d}|${T}`]))} (${f(Math.min(...m.llama[`${d}|${T}`]))}–${f(Math.max(...m.llama[`${d}|${T}`]))}) |`));
@@ -97,7 +104,8 @@ Model: \`synthCheckpoint('130m', seed 0)\` (d_model 768, 24 layers, vocab 50280,
 head). C cases: \`ssmc\` C backend, \`-O3 -march=native\`: the weight-streaming kernels
 (decode matrix-vector, C_n^4 tiles, prefill blocks, the scan's exp) in native AVX-512, the
 rest NEON through SIMDe; weights in the packed SSMCPACK file; decode timed by the driver over ${r.tokens} tokens after 2 warm-up
-steps, logits computed every step. llama.cpp: node-llama-cpp 3.21.1 (CPU build), the GGUF
+steps, logits computed every step; prefill of 512 tokens timed once with every token's
+logits (\`ssmc_prefill\`) and once with the last token's only (\`ssmc_prefill_last\`). llama.cpp: node-llama-cpp 3.21.1 (CPU build), the GGUF
 of the same weights (\`writeSynthModel(..., format 'gguf')\`), one token per evaluation
 with the next token's logits, same thread count. Sparse cases are pruned with
 \`method=magnitude\` (decode speed depends only on the distribution of n, not on which
@@ -108,8 +116,8 @@ stream count, the best stream count reported.
 
 ## Decode
 
-| case | threads | sparsity | weight MB/token | decode tokens/s | weight GB/s | of bandwidth | × llama.cpp same dtype | × llama.cpp f32 | speedup / byte ratio vs dense | prefill 512 tokens/s (× decode) |
-|---|---|---|---|---|---|---|---|---|---|---|
+| case | threads | sparsity | weight MB/token | decode tokens/s | weight GB/s | of bandwidth | × llama.cpp same dtype | × llama.cpp f32 | speedup / byte ratio vs dense | prefill 512 tokens/s, all logits (× decode) | prefill 512 tokens/s, last logits (× decode) |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 | llama.cpp | threads | decode tokens/s |

@@ -49,7 +49,7 @@ const gguf = Object.fromEntries((['f32', 'f16'] as const).map((d) => [d, writeSy
 const bwExe = buildBandwidth(work);
 const llama = await openLlama();
 
-const m: Measured = { cases: built.map(({ name, dtype, dense, bytes, sparsity, pipeline }) => ({ name, dtype, dense, bytes, sparsity, pipeline })), decode: {}, prefill: {}, bandwidth: {}, llama: {} };
+const m: Measured = { cases: built.map(({ name, dtype, dense, bytes, sparsity, pipeline }) => ({ name, dtype, dense, bytes, sparsity, pipeline })), decode: {}, prefill: {}, prefillLast: {}, bandwidth: {}, llama: {} };
 const push = (rec: Record<string, number[]>, key: string, v: number) => (rec[key] ??= []).push(v);
 for (let rep = 0; rep < reps; rep++) {
   for (const T of threadCounts) {
@@ -60,7 +60,10 @@ for (let rep = 0; rep < reps; rep++) {
     for (const c of order) {
       const r = benchC(c.dir, { threads: T, tokens, prefill: rep === 0 ? 512 : 0 });
       push(m.decode, `${c.name}|${T}`, r.decode_tokens_per_s);
-      if (rep === 0) push(m.prefill, `${c.name}|${T}`, r.prefill_tokens_per_s);
+      if (rep === 0) {
+        push(m.prefill, `${c.name}|${T}`, r.prefill_tokens_per_s);
+        push(m.prefillLast!, `${c.name}|${T}`, r.prefill_last_tokens_per_s);
+      }
     }
     for (const d of ['f32', 'f16'] as const) push(m.llama, `${d}|${T}`, await llama.decode(gguf[d], T, tokens));
   }
