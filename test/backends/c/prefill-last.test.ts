@@ -79,6 +79,39 @@ describe('C backend: prefill with the last token\'s logits only', () => {
     expectLastMatches(model(31, true, true, false), { arch: 'aarch64', output: 'ssmc_driver.aarch64' }, 31);
   });
 
+  it('serve op 6 prefills with the last logits: the same logits and state as op 3 (prefill) gives', () => {
+    const dir = outDir('last');
+    compileC(model(51, true, false, false), dir, { chunk: CHUNK, build: { opt: '-O1' } });
+    const tokens = [3, 1, 4, 1, 5, 9];
+    const req = (op: number, payload: number[] = [], n = payload.length) => [op, n, ...payload];
+    // reset, prefill last, save, reset, prefill (all), save, prefill last of nothing (refused), quit
+    const input = Uint32Array.from([...req(1), ...req(6, tokens), ...req(4), ...req(1), ...req(3, tokens), ...req(4), ...req(6), ...req(0)]);
+    const r = spawnSync(join(dir, 'ssmc_driver'), ['serve'], { input: Buffer.from(input.buffer) });
+    expect(r.status).toBe(0);
+    const out = new DataView(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length);
+    let off = 20; // hello: magic, status 0, vocab, state_floats, message length 0
+    expect(out.getUint32(4, true)).toBe(0);
+    const resp = (): { status: number; data: Float32Array } => {
+      const status = out.getUint32(off, true);
+      const count = out.getUint32(off + 4, true);
+      const data = new Float32Array(r.stdout.buffer.slice(r.stdout.byteOffset + off + 8, r.stdout.byteOffset + off + 8 + 4 * count));
+      off += 8 + 4 * count;
+      return { status, data };
+    };
+    resp();
+    const last = resp();
+    const stateLast = resp();
+    resp();
+    const all = resp();
+    const stateAll = resp();
+    expect([last.status, all.status]).toEqual([0, 0]);
+    expect(last.data.length).toBe(19);
+    expect(relErr(last.data, all.data.subarray((tokens.length - 1) * 19))).toBeLessThanOrEqual(TOL);
+    expect(Buffer.from(stateLast.data.buffer).equals(Buffer.from(stateAll.data.buffer))).toBe(true);
+    expect(resp().status).toBe(4); // no last token: SSMC_E_ARG
+    expect(off).toBe(r.stdout.length);
+  });
+
   it('refuses an empty prompt (no last token)', () => {
     const dir = outDir('last');
     compileC(model(41, false, false, false), dir, { chunk: CHUNK, build: { opt: '-O1' } });
