@@ -37,7 +37,7 @@ export interface ServeOptions {
   readonly startupError?: (text: string) => Error | undefined;
 }
 
-const OP = { quit: 0, reset: 1, step: 2, prefill: 3, save: 4, restore: 5 } as const;
+const OP = { quit: 0, reset: 1, step: 2, prefill: 3, save: 4, restore: 5, prefillLast: 6 } as const;
 const HELLO_MAGIC = 0x434d5353;
 const STATUS: Record<number, string> = { 1: 'I/O error', 2: 'bad weights file', 3: 'token outside the vocabulary', 4: 'bad request', 5: 'out of memory', 6: 'device error' };
 
@@ -233,6 +233,13 @@ export class ServeRunner implements ModelRunner {
     if (tokens.length === 0) return new Float32Array(0);
     this.#checkTokens(tokens);
     return this.#request(OP.prefill, tokens.length, tokens);
+  }
+
+  /** Op 6: the C driver runs ssmc_prefill_last (no head for the other tokens); OpenCL's answers with a full prefill's last row. */
+  prefillLast(tokens: Int32Array): Float32Array {
+    if (tokens.length === 0) throw new SsmcError('E_ARG', `${this.#opts.label}: prefillLast needs at least one token`);
+    this.#checkTokens(tokens);
+    return this.#request(OP.prefillLast, tokens.length, tokens);
   }
 
   saveState(): StateSnapshot {

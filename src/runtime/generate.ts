@@ -19,8 +19,7 @@ export function generate(runner: ModelRunner, prompt: Int32Array, opts: Generate
   if (T > 0 && !opts.random) throw new SsmcError('E_ARG', 'sampling with temperature > 0 needs a random source');
   runner.reset();
   const V = runner.vocabSize;
-  const all = runner.prefill(prompt);
-  let logits = all.subarray((prompt.length - 1) * V, prompt.length * V);
+  let logits = runner.prefillLast ? runner.prefillLast(prompt) : runner.prefill(prompt).subarray((prompt.length - 1) * V, prompt.length * V);
   const out: number[] = [];
   for (let i = 0; i < opts.maxTokens; i++) {
     const tok = T > 0 ? sample(logits, T, opts.random!) : argmax(logits);

@@ -15,6 +15,12 @@ export interface ModelRunner {
   step(token: number): Float32Array;
   /** Feeds a sequence, returns logits [tokens.length, vocabSize] row-major. */
   prefill(tokens: Int32Array): Float32Array;
+  /**
+   * Optional: feeds a sequence and returns only the last token's logits (vocabSize
+   * values), the same as the last row of `prefill`. Generation needs no others, and a
+   * backend that skips the head for the other tokens saves ~30% of a 130m prefill.
+   */
+  prefillLast?(tokens: Int32Array): Float32Array;
   saveState(): StateSnapshot;
   restoreState(s: StateSnapshot): void;
   close(): void;

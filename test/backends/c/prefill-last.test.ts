@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileC } from '../../../src/backends/c/compile.ts';
+import { CRunner } from '../../../src/backends/c/runner.ts';
 import type { BuildOptions } from '../../../src/backends/c/toolchain.ts';
 import { InterpRunner } from '../../../src/backends/interp/runner.ts';
 import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
 import type { Graph } from '../../../src/ir/graph.ts';
 import { castWeights } from '../../../src/passes/cast-weights.ts';
 import { PassManager } from '../../../src/passes/index.ts';
+import { generate } from '../../../src/runtime/generate.ts';
 import { randomCheckpoint } from '../../helpers/random-model.ts';
 import { annotateCn4, outDir, QEMU, relErr } from './helpers.ts';
 
@@ -110,6 +112,27 @@ describe('C backend: prefill with the last token\'s logits only', () => {
     expect(Buffer.from(stateLast.data.buffer).equals(Buffer.from(stateAll.data.buffer))).toBe(true);
     expect(resp().status).toBe(4); // no last token: SSMC_E_ARG
     expect(off).toBe(r.stdout.length);
+  });
+
+  it('CRunner.prefillLast (what generate uses) equals prefill\'s last row, and generation equals the interpreter\'s', () => {
+    const graph = model(51, true, false, false);
+    const dir = outDir('last');
+    compileC(graph, dir, { chunk: CHUNK, build: { opt: '-O1' } });
+    const c = new CRunner(dir);
+    const ref = new InterpRunner(graph);
+    try {
+      const tokens = Int32Array.from([3, 1, 4, 1, 5, 9, 2]);
+      const last = c.prefillLast(tokens);
+      c.reset();
+      const all = c.prefill(tokens);
+      expect(relErr(last, all.subarray((tokens.length - 1) * 19))).toBeLessThanOrEqual(TOL);
+      const greedy = (r: CRunner | InterpRunner) => generate(r, tokens, { maxTokens: 12, temperature: 0 });
+      expect(greedy(c)).toEqual(greedy(ref));
+      expect(() => c.prefillLast(new Int32Array(0))).toThrow(/at least one token/);
+    } finally {
+      c.close();
+      ref.close();
+    }
   });
 
   it('refuses an empty prompt (no last token)', () => {
