@@ -106,9 +106,10 @@ describe('C backend (native, NEON through SIMDe)', () => {
   });
 
   // Host builds take -march=native: on this kind of machine the runs above exercise the
-  // AVX-512 kernels; these take the AVX2 + F16C ones and the NEON code through SIMDe.
-  it.runIf(process.arch === 'x64')('equals the interpreter with the AVX2 + F16C kernels and with NEON through SIMDe (x86)', () => {
-    for (const cflags of [['-mno-avx512f'], ['-DSSMC_NO_X86']]) {
+  // AVX-512 kernels (with VBMI's byte permutations); these take AVX-512 without VBMI
+  // (Skylake-X), the AVX2 + F16C kernels and the NEON code through SIMDe.
+  it.runIf(process.arch === 'x64')('equals the interpreter with AVX-512 without VBMI, the AVX2 + F16C kernels and NEON through SIMDe (x86)', () => {
+    for (const cflags of [['-mno-avx512vbmi'], ['-mno-avx512f'], ['-DSSMC_NO_X86']]) {
       fc.assert(
         fc.property(arbCase, ({ graph, ref, tokens }) => {
           const c = runner(build(graph, { cflags }));
