@@ -6,11 +6,7 @@ export function logSoftmax(logits: ArrayLike<number>, T: number, V: number): Flo
   const out = new Float32Array(T * V);
   for (let t = 0; t < T; t++) {
     const o = t * V;
-    let m = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[o + v] > m) m = logits[o + v];
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(logits[o + v] - m);
-    const lz = m + Math.log(z);
+    const lz = logSumExp(logits, o, V);
     for (let v = 0; v < V; v++) out[o + v] = logits[o + v] - lz;
   }
   return out;
@@ -26,11 +22,7 @@ export function klToTeacher(logits: ArrayLike<number>, teacher: ArrayLike<number
   const inv = 1 / T;
   for (let t = 0; t < T; t++) {
     const o = t * V;
-    let m = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[o + v] > m) m = logits[o + v];
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(logits[o + v] - m);
-    const lz = m + Math.log(z);
+    const lz = logSumExp(logits, o, V);
     for (let v = 0; v < V; v++) {
       const ls = logits[o + v] - lz;
       const lt = teacher[o + v];
@@ -40,4 +32,13 @@ export function klToTeacher(logits: ArrayLike<number>, teacher: ArrayLike<number
     }
   }
   return { loss: loss * inv, grad };
+}
+
+/** log Σ exp over logits[o .. o+V), shifted by the row's maximum (f64). */
+function logSumExp(logits: ArrayLike<number>, o: number, V: number): number {
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[o + v] > m) m = logits[o + v];
+  let z = 0;
+  for (let v = 0; v < V; v++) z += Math.exp(logits[o + v] - m);
+  return m + Math.log(z);
 }

@@ -245,18 +245,8 @@ export class Calibrator {
     const fast = this.#windows(weights, this.runs, { kind: 'values', name: target.input });
     if (fast?.values) return fast.values;
     const parts: Array32[] = [];
-    let total = 0;
-    this.#sweep(weights, [target.input], (_r, outs) => {
-      parts.push(outs[target.input].slice());
-      total += outs[target.input].length;
-    });
-    const X = new Float32Array(total);
-    let o = 0;
-    for (const p of parts) {
-      X.set(p, o);
-      o += p.length;
-    }
-    return X;
+    this.#sweep(weights, [target.input], (_r, outs) => void parts.push(outs[target.input].slice()));
+    return concatRows(parts);
   }
 
   /**
@@ -269,19 +259,11 @@ export class Calibrator {
     if (fast?.values && fast.stats) return { stats: fast.stats, X: fast.values };
     const acc = new GramAccumulator(this.#width(target));
     const parts: Array32[] = [];
-    let total = 0;
     this.#sweep(weights, [target.input], (_r, outs) => {
       acc.add(outs[target.input]);
       parts.push(outs[target.input].slice());
-      total += outs[target.input].length;
     });
-    const X = new Float32Array(total);
-    let o = 0;
-    for (const p of parts) {
-      X.set(p, o);
-      o += p.length;
-    }
-    return { stats: acc.finish(), X };
+    return { stats: acc.finish(), X: concatRows(parts) };
   }
 
   /** Input width of the current target. */
@@ -628,4 +610,15 @@ export function calibrationFrom(services: Readonly<Record<string, unknown>>, pas
     throw new SsmcError('E_PASS', `pass '${pass}': the '${CALIBRATION_SERVICE}' service must be { tokens: Int32Array, window?, compile? }`);
   }
   return s;
+}
+
+/** The windows' rows one after another, as one f32 array (tokens × K in run order). */
+function concatRows(parts: readonly Array32[]): Float32Array {
+  const X = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    X.set(p, o);
+    o += p.length;
+  }
+  return X;
 }
