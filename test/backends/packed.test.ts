@@ -1,21 +1,24 @@
-// The packed C_n^4 weights file: byte-exact layout of the spec's worked example,
-// pack -> unpack round trips for every n, dtype and tile size, metadata bits and the
-// CSR ratio measured on real files, and named errors on corrupt files (the fuzzing
-// of the reader is in test/fuzz/packed.fuzz.test.ts).
+// The packed C_n^4 weights file (version 2): byte-exact layout of the spec's worked
+// example and of multi-chunk tiles, tile and chunk sizes worked out by hand from the
+// spec's formulas, pack -> unpack round trips for every n, dtype and tile size (checked
+// against a reference reader written from the spec, not from format.ts), metadata bits
+// and the CSR ratio measured on real files, and named errors on corrupt files (the
+// fuzzing of the reader is in test/fuzz/packed.fuzz.test.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  GUARD, H, crc32, csrRatioAt50, fileChecksum, packWeights, readPackedWeights, unpack,
+  CHUNK_GROUPS, GUARD, H, VERSION, chunkBytes, crc32, csrRatioAt50, fileChecksum, groupCode, keepMask, packWeights, readPackedWeights, tileBytes, tileChunks, unpack,
 } from '../../src/backends/packed/index.ts';
 import { SsmcError } from '../../src/errors.ts';
 import { buildMambaGraph } from '../../src/frontend/mamba-graph.ts';
 import { GraphBuilder } from '../../src/ir/builder.ts';
+import type { PackedTensorInfo } from '../../src/backends/packed/index.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import type { DType } from '../../src/ir/types.ts';
 import { tensorType } from '../../src/ir/types.ts';
 import type { WeightArray } from '../../src/ir/weights.ts';
 import { arbGraph } from '../../src/testing/arbitraries.ts';
-import { decodeBf16Array, decodeF16Array, encodeBf16Array, encodeF16Array } from '../../src/util/half.ts';
+import { decodeBf16Array, decodeF16Array, encodeBf16Array, encodeF16Array, f16BitsToF32, f32ToF16Bits } from '../../src/util/half.ts';
 import { Prng } from '../../src/util/prng.ts';
 import { thrown } from '../helpers/errors.ts';
 import { seed } from '../helpers/paths.ts';
@@ -68,6 +71,60 @@ function cn4Values(rng: Prng, rows: number, cols: number, cn4: readonly number[]
   return v;
 }
 
+/**
+ * A reader of one cn4 tensor written from the spec's section 5 alone (its CG and bits
+ * tables copied here, offsets computed as it states them), so the writer and unpack are
+ * checked against the text rather than against format.ts. Also checks each segment ends
+ * exactly at the size the table gives.
+ */
+function specDecode(bytes: Uint8Array, t: PackedTensorInfo): Float32Array {
+  const CG = [0, 64, 32, 64, 0];
+  const BITS = [0, 2, 4, 2, 0];
+  const [rows, cols] = t.shape;
+  const G = Math.floor(cols / 4);
+  const w = cols % 4;
+  const vb = t.dtype === 'f16' ? 2 : 4;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const val = (at: number) => (vb === 2 ? f16BitsToF32(dv.getUint16(at, true)) : dv.getFloat32(at, true));
+  const align4 = (x: number) => Math.ceil(x / 4) * 4;
+  const out = new Float32Array(rows * cols);
+  for (const s of t.segments!) {
+    if (s.n === 4) continue;
+    const n = s.n;
+    let p = t.offset + s.offset;
+    for (let r0 = 0; r0 < s.rows; r0 += t.tileRows!) {
+      const tr = Math.min(t.tileRows!, s.rows - r0);
+      const tileStart = p;
+      const cg = n === 0 ? G : CG[n];
+      for (let q0 = 0; q0 < G; q0 += cg) {
+        const gc = Math.min(cg, G - q0);
+        const codesAt = p;
+        p += n === 0 ? 0 : align4(Math.ceil((tr * gc * BITS[n]) / 8));
+        for (let k = 0; k < tr * gc; k++) {
+          const g = q0 + Math.floor(k / tr);
+          const row = s.firstRow + r0 + (k % tr);
+          const b = k * BITS[n];
+          const code = n === 0 ? 0 : (bytes[codesAt + (b >> 3)] >> (b & 7)) & ((1 << BITS[n]) - 1);
+          const kept = n === 0 ? [0, 1, 2, 3] : n === 1 ? [0, 1, 2, 3].filter((i) => i !== code) : n === 2 ? [code & 3, code >> 2] : [code];
+          for (const i of kept) {
+            out[row * cols + 4 * g + i] = val(p);
+            p += vb;
+          }
+        }
+      }
+      for (let i = 0; i < tr; i++) {
+        for (let c = cols - w; c < cols; c++) {
+          out[(s.firstRow + r0 + i) * cols + c] = val(p);
+          p += vb;
+        }
+      }
+      p = tileStart + align4(p - tileStart);
+    }
+    expect(p - t.offset, `segment at row ${s.firstRow}`).toBe(s.offset + s.size);
+  }
+  return out;
+}
+
 describe('packed format: bytes', () => {
   it('uses zlib CRC-32', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
@@ -82,15 +139,17 @@ describe('packed format: bytes', () => {
     const { bytes, table } = packWeights(g, { dtype: 'f32' });
     const hex = (s: string) => s.trim().split(/\s+/).map((h) => parseInt(h, 16));
     const want = new Uint8Array(280);
-    want.set(hex('53 53 4d 43 50 41 43 4b 01 00 00 00 00 00 00 00 02 00 00 00 40 00 00 00 18 01 00 00 00 00 00 00'), 0);
-    want.set(hex('40 00 00 00 00 00 00 00 52 00 00 00 00 00 00 00 c0 00 00 00 00 00 00 00 5a bd ed 1c 00 00 00 00'), 32);
+    want.set(hex('53 53 4d 43 50 41 43 4b 02 00 00 00 00 00 00 00 02 00 00 00 40 00 00 00 18 01 00 00 00 00 00 00'), 0);
+    want.set(hex('40 00 00 00 00 00 00 00 52 00 00 00 00 00 00 00 c0 00 00 00 00 00 00 00 ba 2f 60 21 00 00 00 00'), 32);
     want.set(hex('01 00 77 00 01 02 00 02 00 00 00 05 00 00 00 c0 00 00 00 00 00 00 00 1c 00 00 00 00 00 00 00 04'), 64);
     want.set(hex('00 00 00 01 00 00 00 02 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 01 00 62 00 00 01 00 02 00'), 96);
     want.set(hex('00 00 00 01 00 00 00 00 00 00 08 00 00 00 00 00 00 00'), 128);
-    want.set(hex('00 00 80 3f 00 00 00 40 00 00 40 40 00 00 80 40 00 00 a0 40 00 00 c0 40 c5'), 192);
+    // Codes first (0 | 2 << 2 = 8 and 2 | 3 << 2 = 14 in one byte, padded to 4), then 1, 2 | 3, 4 | 5 | 6.
+    want.set(hex('e8 00 00 00 00 00 80 3f 00 00 00 40 00 00 40 40 00 00 80 40 00 00 a0 40 00 00 c0 40'), 192);
     want.set(hex('00 00 00 3f 00 00 80 bf'), 256);
     expect([...bytes]).toEqual([...want]);
-    expect(fileChecksum(bytes)).toBe(0x1cedbd5a);
+    expect(fileChecksum(bytes)).toBe(0x21602fba);
+    expect(new DataView(bytes.buffer).getUint32(H.checksum, true)).toBe(0x21602fba);
     expect(table.map((t) => [t.name, t.offset, t.size])).toEqual([['w', 192, 28], ['b', 256, 8]]);
     expect(table[0].segments).toEqual([{ firstRow: 0, rows: 2, n: 2, offset: 0, size: 28 }]);
   });
@@ -103,14 +162,128 @@ describe('packed format: bytes', () => {
     const t = table[0];
     expect(t.segments!.map((s) => [s.n, s.rows, s.offset, s.size])).toEqual([[1, 2, 0, 52], [3, 1, 52, 12], [4, 1, 64, 0], [0, 1, 64, 32]]);
     const f32 = (at: number, n: number) => Array.from({ length: n }, (_, i) => new DataView(bytes.buffer).getFloat32(t.offset + at + 4 * i, true));
-    // n=1 tile: group 0 of rows 0 and 1, then group 1 of rows 0 and 1; codes = pruned positions.
-    expect(f32(0, 12)).toEqual([2, 3, 4, 1, 3, 4, 5, 6, 8, 5, 7, 8]);
-    expect(bytes[t.offset + 48]).toBe(0 | (1 << 2) | (2 << 4) | (1 << 6));
-    // n=3 row: kept value and position per group.
-    expect(f32(52, 2)).toEqual([3, 6]);
-    expect(bytes[t.offset + 60]).toBe(2 | (1 << 2));
+    // n=1 tile, one chunk of 2 groups: codes = pruned positions (g0r0, g0r1, g1r0, g1r1)
+    // in 1 byte padded to 4; then group 0 of rows 0 and 1, group 1 of rows 0 and 1.
+    expect([...bytes.subarray(t.offset, t.offset + 4)]).toEqual([0 | (1 << 2) | (2 << 4) | (1 << 6), 0, 0, 0]);
+    expect(f32(4, 12)).toEqual([2, 3, 4, 1, 3, 4, 5, 6, 8, 5, 7, 8]);
+    // n=3 row: kept positions (2, 1) padded to 4 bytes, then the kept values.
+    expect([...bytes.subarray(t.offset + 52, t.offset + 56)]).toEqual([2 | (1 << 2), 0, 0, 0]);
+    expect(f32(56, 2)).toEqual([3, 6]);
     expect(f32(64, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(sameValues(unpack(readPackedWeights(bytes), 'm'), values)).toBe(true);
+  });
+  it('stores the codes of each chunk before its values, the tail after the last chunk (n = 3, two chunks)', () => {
+    // 2 rows of 261 columns: G = 65 groups = chunks of 64 and 1, w = 1. Row r, group g keeps
+    // position (g + r) % 4 holding 100r + g + 1; the tail holds -(r + 1).
+    const cols = 261;
+    const values = new Float32Array(2 * cols);
+    for (let r = 0; r < 2; r++) {
+      for (let g = 0; g < 65; g++) values[r * cols + 4 * g + ((g + r) % 4)] = 100 * r + g + 1;
+      values[r * cols + 260] = -(r + 1);
+    }
+    const { bytes, table } = packWeights(weightsGraph([{ name: 'm', shape: [2, cols], cn4: [3, 3], values }]), { dtype: 'f32', tileRows: 2 });
+    const t = table[0];
+    // chunk 0: 2*64*2/8 = 32 B codes + 2*64*4 = 512 B values; chunk 1: 1 B codes padded to 4 + 8 B; tail 8 B.
+    expect(t.size).toBe(32 + 512 + 4 + 8 + 8);
+    const dv = new DataView(bytes.buffer);
+    const want = new Uint8Array(32);
+    for (let k = 0; k < 128; k++) want[k >> 2] |= ((Math.floor(k / 2) + (k % 2)) % 4) << (2 * (k % 4));
+    expect([...bytes.subarray(t.offset, t.offset + 32)]).toEqual([...want]);
+    for (let g = 0; g < 64; g++) for (let r = 0; r < 2; r++) expect(dv.getFloat32(t.offset + 32 + 4 * (2 * g + r), true)).toBe(100 * r + g + 1);
+    expect([...bytes.subarray(t.offset + 544, t.offset + 548)]).toEqual([0 | (1 << 2), 0, 0, 0]);
+    expect([548, 552, 556, 560].map((o) => dv.getFloat32(t.offset + o, true))).toEqual([65, 165, -1, -2]);
+    expect(sameValues(unpack(readPackedWeights(bytes), 'm'), values)).toBe(true);
+  });
+
+  it('stores n = 2 codes as two ascending positions per nibble, chunk by chunk (f16, chunks of 32 and 1)', () => {
+    const PAIRS = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+    const cols = 132;
+    const pair = (r: number, g: number) => PAIRS[(g + 2 * r) % 6];
+    const v = (r: number, g: number, i: number) => r * 256 + g * 4 + i + 1; // exact in f16
+    const values = new Float32Array(4 * cols);
+    for (let r = 0; r < 4; r++) for (let g = 0; g < 33; g++) for (const i of pair(r, g)) values[r * cols + 4 * g + i] = v(r, g, i);
+    const { bytes, table } = packWeights(weightsGraph([{ name: 'm', shape: [4, cols], cn4: [2, 2, 2, 2], values }]), { dtype: 'f16' });
+    // chunk 0: 4*32*4/8 = 64 B codes + 4*32*2*2 = 512 B values; chunk 1: 2 B codes padded to 4 + 16 B values.
+    const want = new Uint8Array(64 + 512 + 4 + 16);
+    const wv = new DataView(want.buffer);
+    const nib = (r: number, g: number) => pair(r, g)[0] | (pair(r, g)[1] << 2);
+    for (let g = 0; g < 32; g++) {
+      for (let r = 0; r < 4; r++) {
+        const k = 4 * g + r;
+        want[k >> 1] |= nib(r, g) << (4 * (k & 1));
+        pair(r, g).forEach((i, e) => wv.setUint16(64 + 2 * (2 * k + e), f32ToF16Bits(v(r, g, i)), true));
+      }
+    }
+    for (let r = 0; r < 4; r++) {
+      want[576 + (r >> 1)] |= nib(r, 32) << (4 * (r & 1));
+      pair(r, 32).forEach((i, e) => wv.setUint16(580 + 2 * (2 * r + e), f32ToF16Bits(v(r, 32, i)), true));
+    }
+    expect(table[0].size).toBe(want.length);
+    expect([...bytes.subarray(table[0].offset, table[0].offset + want.length)]).toEqual([...want]);
+    expect(sameValues(unpack(readPackedWeights(bytes), 'm'), values)).toBe(true);
+  });
+
+  it('codes n = 2 groups as (first kept | second kept << 2), pruning the zeros of highest index', () => {
+    expect(groupCode(2, 1, 0, 2, 0)).toBe(0 | (2 << 2));
+    expect(groupCode(2, 0, 0, 3, 4)).toBe(2 | (3 << 2));
+    expect(groupCode(2, 0, 0, 0, 0)).toBe(0 | (1 << 2));
+    expect(groupCode(2, 0, 7, 0, 0)).toBe(0 | (1 << 2));
+    expect(groupCode(2, 1, 2, 3, 0)).toBe(-1);
+    // Only the 6 codes with first < second are valid; each names its pair.
+    const valid: number[] = [];
+    for (let code = 0; code < 16; code++) {
+      const a = code & 3;
+      const b = code >> 2;
+      expect(keepMask(2, code), `code ${code}`).toBe(a < b ? (1 << a) | (1 << b) : -1);
+      if (a < b) valid.push(code);
+    }
+    expect(valid).toEqual([4, 8, 9, 12, 13, 14]);
+    // n = 1 (pruned position) and n = 3 (kept position) are as in version 1.
+    expect(groupCode(1, 1, 2, 0, 3)).toBe(2);
+    expect(groupCode(3, 0, 7, 0, 0)).toBe(1);
+    expect([keepMask(1, 2), keepMask(3, 1)]).toEqual([0b1011, 0b0010]);
+  });
+});
+
+describe('packed format: tile and chunk sizes', () => {
+  it('match the formulas of the spec, worked by hand', () => {
+    expect(VERSION).toBe(2);
+    expect(CHUNK_GROUPS).toEqual([0, 64, 32, 64, 0]);
+    // A full chunk of 4 rows has 64 bytes of codes whatever n (16 bytes per row).
+    for (const n of [1, 2, 3]) for (const t of [1, 3, 4]) expect(chunkBytes(t, CHUNK_GROUPS[n], n, 4).codes).toBe(16 * t);
+    // t=4, K=768, n=2, f16: 6 chunks of 32 groups, each 64 B codes + 4*32*2*2 = 512 B values.
+    expect(tileBytes(4, 768, 2, 2)).toEqual({ values: 3072, codes: 384, tailAt: 3456, size: 3456 });
+    // K=48, n=1, f32: one partial chunk of 12 groups: ceil(4*12*2/8) = 12 B codes + 4*12*3*4 = 576 B.
+    expect(tileBytes(4, 48, 1, 4)).toEqual({ values: 576, codes: 12, tailAt: 588, size: 588 });
+    // K=150, n=2, f32: G=37 = 32 + 5, w=2: (64 + 1024) + (align4(10) = 12 + 160) + tail 4*2*4 = 32.
+    expect(tileBytes(4, 150, 2, 4)).toEqual({ values: 1024 + 160 + 32, codes: 76, tailAt: 1260, size: 1292 });
+    expect(tileChunks(4, 150, 2, 4)).toEqual([
+      { firstGroup: 0, groups: 32, codesOffset: 0, codesBytes: 64, valuesOffset: 64, valuesBytes: 1024 },
+      { firstGroup: 32, groups: 5, codesOffset: 1088, codesBytes: 12, valuesOffset: 1100, valuesBytes: 160 },
+    ]);
+    // K=130, n=1, f32: G=32 < 64 (a partial chunk), w=2: 32 B codes + 1536 B values + 32 B tail.
+    expect(tileBytes(4, 130, 1, 4).size).toBe(1600);
+    // A partial tile, t=3, K=130, n=2, f16: 3*32*4/8 = 48 B codes + 384 B values + 12 B tail.
+    expect(tileBytes(3, 130, 2, 2).size).toBe(444);
+    // t=3, K=520, n=3, f32: G=130 = 64 + 64 + 2: 2 * (48 + 768) + (align4(2) = 4 + 24).
+    expect(tileBytes(3, 520, 3, 4).size).toBe(1660);
+    // t=3, K=6, n=3, f16: 1 code byte padded to 4 + 6 B values + 12 B tail = 22, tile padded to 24.
+    expect(tileBytes(3, 6, 3, 2)).toEqual({ values: 18, codes: 4, tailAt: 10, size: 24 });
+    // n = 0: no codes, no chunks: 3*32*4*2 + 12 = 780; t=1, K=5, f16: 8 + 2 = 10, padded to 12.
+    expect(tileBytes(3, 130, 0, 2)).toEqual({ values: 780, codes: 0, tailAt: 768, size: 780 });
+    expect(tileChunks(3, 130, 0, 2)).toEqual([]);
+    expect(tileBytes(1, 5, 0, 2).size).toBe(12);
+    expect(tileBytes(4, 768, 4, 4).size).toBe(0);
+    // No full group: no chunk, only the tail.
+    expect(tileBytes(4, 3, 2, 4)).toEqual({ values: 48, codes: 0, tailAt: 0, size: 48 });
+  });
+
+  it('give the segment sizes of a written file (full tile, then a 1-row tile: 1292 + 324)', () => {
+    const cn4 = [2, 2, 2, 2, 2];
+    const values = cn4Values(new Prng(3), 5, 150, cn4, false);
+    const { table } = packWeights(weightsGraph([{ name: 'w', shape: [5, 150], cn4, values }]), { dtype: 'f32' });
+    // t=1: (16 + 256) + (align4(3) = 4 + 40) + 8 = 324.
+    expect(table[0].segments).toEqual([{ firstRow: 0, rows: 5, n: 2, offset: 0, size: 1292 + 324 }]);
   });
 });
 
@@ -138,6 +311,30 @@ describe('packed format: round trips', () => {
         for (const w of g.weights) expect(sameValues(unpack(file, w.name), expected(g, w.name, dtype)), w.name).toBe(true);
       }),
       { seed, numRuns: 300 },
+    );
+  });
+
+  it('multi-chunk tiles of every n and both dtypes read back as the spec says (reference reader)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.oneof(fc.integer({ min: 0, max: 21 }), fc.integer({ min: 120, max: 560 })),
+        fc.constantFrom<'f32' | 'f16'>('f32', 'f16'),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.integer(),
+        (rows, cols, dtype, tileRows, extraZeros, s) => {
+          const rng = new Prng(s, 'chunks');
+          const cn4 = Array.from({ length: rows }, () => rng.nextU32() % 5);
+          const g = weightsGraph([{ name: 'w', shape: [rows, cols], cn4, values: cn4Values(rng, rows, cols, cn4, extraZeros) }]);
+          const { bytes } = packWeights(g, { dtype, tileRows });
+          const file = readPackedWeights(bytes);
+          const want = expected(g, 'w', dtype);
+          expect(sameValues(specDecode(bytes, file.tensors[0]), want)).toBe(true);
+          expect(sameValues(unpack(file, 'w'), want)).toBe(true);
+        },
+      ),
+      { seed, numRuns: 120 },
     );
   });
 
@@ -258,9 +455,15 @@ describe('packed format: corrupt files', () => {
     let b = base.slice();
     b[0] = 0x58;
     expect([err(b).code, err(b).location?.offset]).toEqual(['E_MAGIC', 0]);
+    expect(new DataView(base.buffer).getUint32(H.version, true)).toBe(2);
+    for (const v of [1, 3, 0]) {
+      b = base.slice();
+      b[H.version] = v;
+      expect([err(resum(b)).code, err(resum(b)).location?.offset]).toEqual(['E_VERSION', H.version]);
+    }
     b = base.slice();
-    b[H.version] = 2;
-    expect([err(b).code, err(b).location?.offset]).toEqual(['E_VERSION', H.version]);
+    b[H.version] = 1;
+    expect(err(resum(b)).message).toMatch(/version 1 is not supported .*repack/);
     b = base.slice();
     b[300] ^= 1;
     expect([err(b).code, err(b).location?.offset]).toEqual(['E_CHECKSUM', H.checksum]);
@@ -278,15 +481,40 @@ describe('packed format: corrupt files', () => {
     expect(() => readPackedWeights(b, 'x', { checksum: true })).toThrow(SsmcError);
   });
 
-  it('rejects an n = 2 keep-mask that does not keep exactly two', () => {
+  it('rejects an n = 2 code whose first position is not lower than its second', () => {
     const file = readPackedWeights(base);
     const a = file.tensors[0];
-    // Tile of rows 0..2 (n = 2 for rows 0, 1; row 2 is n = 1): first segment is rows 0..1, n = 2.
-    const codes = a.offset + 2 * 3 * 2 * 2; // 2 rows x 3 groups x 2 kept x 2 bytes
-    const b = base.slice();
-    b[codes] = 0x07 | (b[codes] & 0xf0);
+    // Tile of rows 0..1 (the n = 2 segment, t = 2, G = 3: one chunk): its codes open the tensor.
+    const codes = a.offset;
+    for (const [nibble, hi, msg] of [
+      [0b0111, false, /row 0 group 0: n=2 code 0x7 names positions 3 and 1; the first must be lower/],
+      [0b0101, false, /row 0 group 0: n=2 code 0x5 names positions 1 and 1/],
+      [0b0000, true, /row 1 group 0: n=2 code 0x0 names positions 0 and 0/],
+    ] as const) {
+      const b = base.slice();
+      b[codes] = hi ? (b[codes] & 0x0f) | (nibble << 4) : (b[codes] & 0xf0) | nibble;
+      const e = err(resum(b));
+      expect([e.code, e.location?.offset, e.location?.what]).toEqual(['E_HEADER', codes, 'a']);
+      expect(e.message).toMatch(msg);
+    }
+  });
+
+  it('finds a bad n = 2 code in a later chunk of a partial tile', () => {
+    // 5 x 132, n = 2, f32, tiles of 4: tile 0 is 1088 + 36 = 1124 bytes; tile 1 (1 row) has
+    // chunk 0 (16 B codes + 256 B values) and then chunk 1, whose code is at byte 1396.
+    const cn4 = [2, 2, 2, 2, 2];
+    const good = packWeights(weightsGraph([{ name: 'w', shape: [5, 132], cn4, values: cn4Values(new Prng(8), 5, 132, cn4, false) }]), { dtype: 'f32' }).bytes;
+    const w = readPackedWeights(good).tensors[0];
+    expect(w.size).toBe(1124 + 284);
+    const at = w.offset + 1396;
+    const b = good.slice();
+    b[at] = (b[at] & 0xf0) | (3 | (2 << 2));
     const e = err(resum(b));
-    expect([e.code, e.location?.offset]).toEqual(['E_HEADER', codes]);
-    expect(e.message).toMatch(/keep-mask 0b0111/);
+    expect([e.code, e.location?.offset]).toEqual(['E_HEADER', at]);
+    expect(e.message).toMatch(/row 4 group 32: n=2 code 0xb names positions 3 and 2/);
+    // A changed value is not a format error: the code walk must not read values as codes.
+    const c = good.slice();
+    c[w.offset + 1396 + 4] ^= 0xff;
+    expect(() => readPackedWeights(resum(c))).not.toThrow();
   });
 });

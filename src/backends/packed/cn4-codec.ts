@@ -1,12 +1,13 @@
-// Encoding and decoding of one cn4 tile (t rows of one segment, interleaved): the
-// values section holds, for each full group g, for each row of the tile, the kept
-// values of that group in ascending position; then for each row its K % 4 tail values
-// (dense). The codes section holds one code per (group, row) in the same order, packed
-// LSB-first. See specs/packed-weights.md, section 5.
+// Encoding and decoding of one cn4 tile (t rows of one segment, interleaved). The full
+// groups are split into chunks (format.ts: tileChunks); each chunk holds one code per
+// (group, row), group-major, packed LSB-first and padded to 4 bytes, then for each group,
+// for each row of the tile, the kept values of that group in ascending position. After
+// the chunks come each row's K % 4 tail values (dense). n = 0 has no chunks: the values
+// of all groups, then the tail. See specs/packed-weights.md, section 5.
 import { SsmcError } from '../../errors.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../util/half.ts';
-import type { PackedDType } from './format.ts';
-import { CODE_BITS, rowGroups, tileBytes, valueBytes } from './format.ts';
+import type { PackedDType, TileChunk } from './format.ts';
+import { CODE_BITS, rowGroups, tileBytes, tileChunks, valueBytes } from './format.ts';
 
 /** Little-endian value access at byte offsets, in the file's value dtype. */
 export interface ValueIO {
@@ -25,8 +26,9 @@ function get(io: ValueIO, at: number): number {
 
 /**
  * The code of a group: the pruned positions are the n zero positions of highest index
- * (a canonical choice when a group holds more zeros than n). Returns -1 when the group
- * holds fewer than n zeros.
+ * (a canonical choice when a group holds more zeros than n). n = 1: the pruned position;
+ * n = 2: first kept position | second << 2; n = 3: the kept position; n = 0: 0. Returns -1
+ * when the group holds fewer than n zeros.
  */
 export function groupCode(n: number, w0: number, w1: number, w2: number, w3: number): number {
   // Unrolled (no array per group): this runs once per 4 weights of the model.
@@ -51,7 +53,11 @@ export function groupCode(n: number, w0: number, w1: number, w2: number, w3: num
   if (pruned < n) return -1;
   if (n === 1) return 31 - Math.clz32(~keep & 0xf); // the one pruned position
   if (n === 3) return 31 - Math.clz32(keep); // the one kept position
-  return keep;
+  if (n === 2) {
+    const lo = 31 - Math.clz32(keep & -keep); // lowest kept position
+    return lo | ((31 - Math.clz32(keep)) << 2);
+  }
+  return 0;
 }
 
 /** Keep-mask (bit i = position i kept) from a code; -1 for a code that is not valid for n. */
@@ -59,10 +65,11 @@ export function keepMask(n: number, code: number): number {
   if (n === 0) return 0b1111;
   if (n === 1) return 0b1111 & ~(1 << code);
   if (n === 3) return 1 << code;
-  return popcount4(code) === 2 ? code : -1;
+  const first = code & 3;
+  const second = (code >> 2) & 3;
+  // Two positions, strictly ascending: one code per pair, and values in column order.
+  return first < second ? (1 << first) | (1 << second) : -1;
 }
-
-const popcount4 = (m: number) => (m & 1) + ((m >> 1) & 1) + ((m >> 2) & 1) + ((m >> 3) & 1);
 
 export interface TileRef {
   /** The tensor's rows x cols values (f32; the source of truth for zeros). */
@@ -73,40 +80,51 @@ export interface TileRef {
   readonly rows: number;
 }
 
-/** Writes one tile at byte offset `at`; throws naming `weight` and the row if a group is not C_n^4. */
+/**
+ * The stretches of groups a tile stores, in order: its chunks, or for n = 0 one stretch
+ * of all groups without codes (same value order, so one loop serves both).
+ */
+function stretches(t: number, cols: number, n: number, vb: number): readonly TileChunk[] {
+  if (n !== 0) return tileChunks(t, cols, n, vb);
+  const { groups } = rowGroups(cols);
+  return groups === 0 ? [] : [{ firstGroup: 0, groups, codesOffset: 0, codesBytes: 0, valuesOffset: 0, valuesBytes: t * groups * 4 * vb }];
+}
+
+/** Writes one tile at byte offset `at` (zeroed bytes); throws naming `weight` and the row if a group is not C_n^4. */
 export function encodeTile(src: Float32Array, tile: TileRef, io: ValueIO, at: number, weight: string): void {
   const { cols, n, row, rows: t } = tile;
-  const { groups, tail } = rowGroups(cols);
+  const { tail } = rowGroups(cols);
   const vb = valueBytes(io.dtype);
-  const { values } = tileBytes(t, cols, n, vb);
   const bits = CODE_BITS[n];
-  let v = at;
-  let bit = 0;
-  const codesAt = at + values;
-  for (let g = 0; g < groups; g++) {
-    for (let r = 0; r < t; r++) {
-      const o = (row + r) * cols + 4 * g;
-      const code = n === 0 ? 0 : groupCode(n, src[o], src[o + 1], src[o + 2], src[o + 3]);
-      if (code < 0) {
-        const zeros = [0, 1, 2, 3].filter((i) => src[o + i] === 0).length;
-        throw new SsmcError('E_VERIFY', `weight @${weight} row ${row + r}: cn4 n=${n}, but columns ${4 * g}..${4 * g + 3} hold ${zeros} zero${zeros === 1 ? '' : 's'}`, {
-          what: `@${weight}`,
-        });
-      }
-      const mask = keepMask(n, code);
-      for (let i = 0; i < 4; i++) {
-        if (mask & (1 << i)) {
-          put(io, v, src[o + i]);
-          v += vb;
+  for (const c of stretches(t, cols, n, vb)) {
+    let v = at + c.valuesOffset;
+    let bit = 0;
+    for (let g = c.firstGroup; g < c.firstGroup + c.groups; g++) {
+      for (let r = 0; r < t; r++) {
+        const o = (row + r) * cols + 4 * g;
+        const code = n === 0 ? 0 : groupCode(n, src[o], src[o + 1], src[o + 2], src[o + 3]);
+        if (code < 0) {
+          const zeros = [0, 1, 2, 3].filter((i) => src[o + i] === 0).length;
+          throw new SsmcError('E_VERIFY', `weight @${weight} row ${row + r}: cn4 n=${n}, but columns ${4 * g}..${4 * g + 3} hold ${zeros} zero${zeros === 1 ? '' : 's'}`, {
+            what: `@${weight}`,
+          });
         }
-      }
-      if (bits > 0) {
-        const byte = codesAt + (bit >> 3);
-        io.view.setUint8(byte, io.view.getUint8(byte) | (code << (bit & 7)));
-        bit += bits;
+        const mask = keepMask(n, code);
+        for (let i = 0; i < 4; i++) {
+          if (mask & (1 << i)) {
+            put(io, v, src[o + i]);
+            v += vb;
+          }
+        }
+        if (bits > 0) {
+          const byte = at + c.codesOffset + (bit >> 3);
+          io.view.setUint8(byte, io.view.getUint8(byte) | (code << (bit & 7)));
+          bit += bits;
+        }
       }
     }
   }
+  let v = at + tileBytes(t, cols, n, vb).tailAt;
   for (let r = 0; r < t; r++) {
     for (let c = cols - tail; c < cols; c++) {
       put(io, v, src[(row + r) * cols + c]);
@@ -116,41 +134,43 @@ export function encodeTile(src: Float32Array, tile: TileRef, io: ValueIO, at: nu
 }
 
 /**
- * Decodes one tile into `dst` (rows x cols, zero where pruned). Returns false when a
- * code is not valid for n (a corrupt file).
+ * Decodes one tile into `dst` (rows x cols, zero where pruned). Returns the byte offset
+ * of the first code that is not valid for n (a corrupt file), or -1 when all are valid.
  */
-export function decodeTile(dst: Float32Array, tile: TileRef, io: ValueIO, at: number): boolean {
+export function decodeTile(dst: Float32Array, tile: TileRef, io: ValueIO, at: number): number {
   const { cols, n, row, rows: t } = tile;
-  const { groups, tail } = rowGroups(cols);
+  const { tail } = rowGroups(cols);
   const vb = valueBytes(io.dtype);
-  const { values } = tileBytes(t, cols, n, vb);
   const bits = CODE_BITS[n];
-  let v = at;
-  let bit = 0;
-  const codesAt = at + values;
-  for (let g = 0; g < groups; g++) {
-    for (let r = 0; r < t; r++) {
-      let code = 0;
-      if (bits > 0) {
-        code = (io.view.getUint8(codesAt + (bit >> 3)) >> (bit & 7)) & ((1 << bits) - 1);
-        bit += bits;
-      }
-      const mask = keepMask(n, code);
-      if (mask < 0) return false;
-      const o = (row + r) * cols + 4 * g;
-      for (let i = 0; i < 4; i++) {
-        if (mask & (1 << i)) {
-          dst[o + i] = get(io, v);
-          v += vb;
+  for (const c of stretches(t, cols, n, vb)) {
+    let v = at + c.valuesOffset;
+    let bit = 0;
+    for (let g = c.firstGroup; g < c.firstGroup + c.groups; g++) {
+      for (let r = 0; r < t; r++) {
+        let code = 0;
+        const byte = at + c.codesOffset + (bit >> 3);
+        if (bits > 0) {
+          code = (io.view.getUint8(byte) >> (bit & 7)) & ((1 << bits) - 1);
+          bit += bits;
+        }
+        const mask = keepMask(n, code);
+        if (mask < 0) return byte;
+        const o = (row + r) * cols + 4 * g;
+        for (let i = 0; i < 4; i++) {
+          if (mask & (1 << i)) {
+            dst[o + i] = get(io, v);
+            v += vb;
+          }
         }
       }
     }
   }
+  let v = at + tileBytes(t, cols, n, vb).tailAt;
   for (let r = 0; r < t; r++) {
     for (let c = cols - tail; c < cols; c++) {
       dst[(row + r) * cols + c] = get(io, v);
       v += vb;
     }
   }
-  return true;
+  return -1;
 }

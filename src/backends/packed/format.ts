@@ -4,17 +4,21 @@
 
 /** Bytes 0..7 of every file. */
 export const MAGIC = 'SSMCPACK';
-export const VERSION = 1;
+/**
+ * Version 2 stores each tile as chunks (codes, then values) and the n = 2 code as two
+ * positions; version 1 files (codes after all values, n = 2 keep-masks) are rejected.
+ */
+export const VERSION = 2;
 export const HEADER_SIZE = 64;
-/** No flag bits are defined in version 1; a reader rejects any it does not know. */
+/** No flag bits are defined in version 2; a reader rejects any it does not know. */
 export const KNOWN_FLAGS = 0;
 /** Alignment of every tensor's data (a power of two, 16..4096; the writer's default). */
 export const DEFAULT_ALIGNMENT = 64;
 export const MIN_ALIGNMENT = 16;
 export const MAX_ALIGNMENT = 4096;
 /**
- * Every cn4 tile is padded to a multiple of this many bytes, so each tile's values start
- * 4-byte aligned (an f32 pointer in C must be).
+ * Every cn4 tile, and the codes of every chunk, are padded to a multiple of this many
+ * bytes, so every run of values starts 4-byte aligned (an f32 pointer in C must be).
  */
 export const TILE_PAD = 4;
 /**
@@ -50,11 +54,18 @@ export const LAYOUT_CODES: readonly PackedLayout[] = ['dense', 'cn4'];
 
 /**
  * Bits of metadata per full group of 4, by n: n = 1 stores the pruned position (2 bits),
- * n = 3 the kept position (2 bits), n = 2 a keep-mask (4 bits, two bits set; log2 C(4,2)
- * would be 2.6 bits, but nibbles keep the decoder a table lookup). n = 0 and n = 4
- * need none.
+ * n = 3 the kept position (2 bits), n = 2 the two kept positions (2 bits each, the lower
+ * first; log2 C(4,2) would be 2.6 bits, but two plain positions let a kernel index x
+ * directly). n = 0 and n = 4 need none.
  */
 export const CODE_BITS: readonly number[] = [0, 2, 4, 2, 0];
+
+/**
+ * Groups per chunk, by n (0 where there are no chunks: n = 0 stores its groups without
+ * codes, n = 4 nothing). Chosen so a full chunk's codes are 16 bytes per row of the tile
+ * (64 bytes for tiles of 4: one cache line, and the values after it stay 64-byte aligned).
+ */
+export const CHUNK_GROUPS: readonly number[] = [0, 64, 32, 64, 0];
 
 /** A run of consecutive rows sharing n, stored as tiles of `tileRows` interleaved rows. */
 export interface Segment {
@@ -89,13 +100,65 @@ export function rowGroups(cols: number): { groups: number; tail: number } {
   return { groups: Math.floor(cols / 4), tail: cols % 4 };
 }
 
-/** Bytes of one tile of `t` rows with n pruned per group: values, then codes, then padding. */
-export function tileBytes(t: number, cols: number, n: number, vb: number): { values: number; codes: number; size: number } {
-  if (n === 4) return { values: 0, codes: 0, size: 0 };
+/** Bytes of one chunk of `gc` groups of a tile of `t` rows: codes (padded), then values. */
+export function chunkBytes(t: number, gc: number, n: number, vb: number): { codes: number; values: number; size: number } {
+  const codes = alignUp(Math.ceil((t * gc * CODE_BITS[n]) / 8), TILE_PAD);
+  const values = t * gc * (4 - n) * vb;
+  return { codes, values, size: codes + values };
+}
+
+/** One chunk of a tile; offsets are from the start of the tile. */
+export interface TileChunk {
+  /** First group (of the row) in the chunk, and how many groups it holds. */
+  readonly firstGroup: number;
+  readonly groups: number;
+  /** Where its codes start (the chunk's start) and their bytes, padding included. */
+  readonly codesOffset: number;
+  readonly codesBytes: number;
+  /** Where its values start (right after the codes) and their bytes. */
+  readonly valuesOffset: number;
+  readonly valuesBytes: number;
+}
+
+/**
+ * The chunks of a tile of `t` rows, in storage order: full chunks of CHUNK_GROUPS[n]
+ * groups, the last one possibly shorter. Empty for n = 0 (no chunks: the values of all
+ * groups start the tile) and n = 4 (nothing stored), and when the row has no full group.
+ */
+export function tileChunks(t: number, cols: number, n: number, vb: number): TileChunk[] {
+  const cg = CHUNK_GROUPS[n] ?? 0;
+  const { groups } = rowGroups(cols);
+  const out: TileChunk[] = [];
+  if (cg === 0) return out;
+  let at = 0;
+  for (let g = 0; g < groups; g += cg) {
+    const gc = Math.min(cg, groups - g);
+    const c = chunkBytes(t, gc, n, vb);
+    out.push({ firstGroup: g, groups: gc, codesOffset: at, codesBytes: c.codes, valuesOffset: at + c.codes, valuesBytes: c.values });
+    at += c.size;
+  }
+  return out;
+}
+
+/**
+ * Bytes of one tile of `t` rows with n pruned per group: `values` (kept and tail values)
+ * and `codes` (with each chunk's padding) are totals over the tile, `tailAt` is where
+ * the tail values start (after the last chunk), `size` includes the tile's final padding.
+ * Closed form of summing tileChunks: all chunks but the last are full.
+ */
+export function tileBytes(t: number, cols: number, n: number, vb: number): { values: number; codes: number; tailAt: number; size: number } {
+  if (n === 4) return { values: 0, codes: 0, tailAt: 0, size: 0 };
   const { groups, tail } = rowGroups(cols);
-  const values = t * (groups * (4 - n) + tail) * vb;
-  const codes = Math.ceil((t * groups * CODE_BITS[n]) / 8);
-  return { values, codes, size: alignUp(values + codes, TILE_PAD) };
+  let codes = 0;
+  const cg = CHUNK_GROUPS[n];
+  if (cg > 0 && groups > 0) {
+    const full = Math.floor(groups / cg);
+    const rest = groups % cg;
+    codes = full * chunkBytes(t, cg, n, vb).codes + (rest ? chunkBytes(t, rest, n, vb).codes : 0);
+  }
+  const kept = t * groups * (4 - n) * vb;
+  const tailAt = codes + kept;
+  return { values: kept + t * tail * vb, codes, tailAt, size: alignUp(tailAt + t * tail * vb, TILE_PAD) };
 }
 
 /** Bytes of a segment: full tiles of `tileRows`, then one tile of the remaining rows. */

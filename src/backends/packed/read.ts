@@ -7,8 +7,8 @@ import { SsmcError } from '../../errors.ts';
 import { fileChecksum } from './checksum.ts';
 import type { PackedTensorInfo, Segment } from './format.ts';
 import {
-  CODE_BITS, DTYPE_CODES, GUARD, H, HEADER_SIZE, KNOWN_FLAGS, LAYOUT_CODES, MAGIC, MAX_ALIGNMENT, MAX_NAME_BYTES, MAX_RANK, MIN_ALIGNMENT,
-  VERSION, rowGroups, segmentBytes, tileBytes, valueBytes,
+  DTYPE_CODES, GUARD, H, HEADER_SIZE, KNOWN_FLAGS, LAYOUT_CODES, MAGIC, MAX_ALIGNMENT, MAX_NAME_BYTES, MAX_RANK, MIN_ALIGNMENT,
+  VERSION, rowGroups, segmentBytes, tileBytes, tileChunks, valueBytes,
 } from './format.ts';
 
 export interface PackedWeights {
@@ -47,7 +47,11 @@ export function readPackedWeights(bytes: Uint8Array, file = '<packed>', opts: Re
   };
 
   const version = view.getUint32(H.version, true);
-  if (version !== VERSION) fail('E_VERSION', H.version, `version ${version} is not supported (this reader knows ${VERSION})`);
+  if (version !== VERSION) {
+    // Version 1 is the likeliest stale file: say why it cannot be read, not just that.
+    const why = version === 1 ? ' (version 1 stored codes after the values and n=2 codes as keep-masks; repack the weights)' : '';
+    fail('E_VERSION', H.version, `version ${version} is not supported (this reader knows ${VERSION})${why}`);
+  }
   const flags = view.getUint32(H.flags, true);
   if ((flags & ~KNOWN_FLAGS) !== 0) fail('E_HEADER', H.flags, `unknown flag bits 0x${(flags >>> 0).toString(16)}`);
   const count = view.getUint32(H.tensorCount, true);
@@ -163,26 +167,33 @@ export function readPackedWeights(bytes: Uint8Array, file = '<packed>', opts: Re
   return { file, bytes: bytes.subarray(0, fileSize), version, flags, alignment, checksum, tensors };
 }
 
-/** Every n = 2 code is a keep-mask with exactly two bits set (2-bit codes are all valid). */
+/**
+ * Every n = 2 code names two positions, the first lower (2-bit codes are all valid).
+ * Walks each tile's chunks, since codes sit at the head of every chunk.
+ */
 function checkCodes(view: DataView, t: PackedTensorInfo, fail: (code: ErrorCode, offset: number, message: string, what?: string) => never): void {
   const cols = t.shape[1];
-  const { groups } = rowGroups(cols);
   const vb = valueBytes(t.dtype);
+  const tileRows = t.tileRows!;
   for (const s of t.segments!) {
-    // No groups (fewer than 4 columns) means no codes, however many rows are claimed.
-    if (CODE_BITS[s.n] !== 4 || groups === 0) continue;
+    // No groups (fewer than 4 columns) means no chunks, however many rows are claimed.
+    if (s.n !== 2 || rowGroups(cols).groups === 0) continue;
+    // Two tile sizes at most (full and last), so the chunk layout is computed once each.
+    const full = tileChunks(tileRows, cols, s.n, vb);
     let at = t.offset + s.offset;
-    for (let r = 0; r < s.rows; r += t.tileRows!) {
-      const rows = Math.min(t.tileRows!, s.rows - r);
-      const tile = tileBytes(rows, cols, s.n, vb);
-      for (let k = 0; k < rows * groups; k++) {
-        const byte = at + tile.values + (k >> 1);
-        const m = (view.getUint8(byte) >> (4 * (k & 1))) & 15;
-        if (((m & 1) + ((m >> 1) & 1) + ((m >> 2) & 1) + ((m >> 3) & 1)) !== 2) {
-          fail('E_HEADER', byte, `row ${s.firstRow + r + (k % rows)}: keep-mask 0b${m.toString(2).padStart(4, '0')} of an n=2 group must keep exactly 2 of 4`, t.name);
+    for (let r = 0; r < s.rows; r += tileRows) {
+      const rows = Math.min(tileRows, s.rows - r);
+      for (const c of rows === tileRows ? full : tileChunks(rows, cols, s.n, vb)) {
+        for (let k = 0; k < rows * c.groups; k++) {
+          const byte = at + c.codesOffset + (k >> 1);
+          const code = (view.getUint8(byte) >> (4 * (k & 1))) & 15;
+          if ((code & 3) >= code >> 2) {
+            const group = c.firstGroup + Math.floor(k / rows);
+            fail('E_HEADER', byte, `row ${s.firstRow + r + (k % rows)} group ${group}: n=2 code 0x${code.toString(16)} names positions ${code & 3} and ${code >> 2}; the first must be lower`, t.name);
+          }
         }
       }
-      at += tile.size;
+      at += tileBytes(rows, cols, s.n, vb).size;
     }
   }
 }

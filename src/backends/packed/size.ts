@@ -6,7 +6,7 @@ import type { PackedDType } from './format.ts';
 import { segmentBytes, valueBytes } from './format.ts';
 
 export interface SizeComparison {
-  /** Bytes of the tensor's data in the packed format (values, codes, tile padding). */
+  /** Bytes of the tensor's data in the packed format (values, codes, chunk and tile padding). */
   readonly packedBytes: number;
   readonly csrBytes: number;
   /** csrBytes / packedBytes. */

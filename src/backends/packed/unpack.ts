@@ -35,8 +35,9 @@ export function unpack(file: PackedWeights, name: string): Float32Array | Int32A
     let at = t.offset + s.offset;
     for (let r = 0; r < s.rows; r += tileRows) {
       const rows = Math.min(tileRows, s.rows - r);
-      if (!decodeTile(out, { cols, n: s.n, row: s.firstRow + r, rows }, io, at)) {
-        throw new SsmcError('E_HEADER', `tensor '${name}': invalid code in the tile of rows ${s.firstRow + r}..${s.firstRow + r + rows - 1}`, { file: file.file, offset: at, what: name });
+      const bad = decodeTile(out, { cols, n: s.n, row: s.firstRow + r, rows }, io, at);
+      if (bad >= 0) {
+        throw new SsmcError('E_HEADER', `tensor '${name}': invalid code in the tile of rows ${s.firstRow + r}..${s.firstRow + r + rows - 1}`, { file: file.file, offset: bad, what: name });
       }
       at += tileBytes(rows, cols, s.n, valueBytes(t.dtype)).size;
     }
