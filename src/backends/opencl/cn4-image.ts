@@ -8,8 +8,10 @@
 //                    zero-padded), so an n = 2 texel is 2 groups, an n = 3 texel 4
 //                    groups, 3 n = 1 texels 4 groups, an n = 0 texel 1 group;
 //   texel vt:        the w tail values (only when w > 0), zero-padded;
-//   codes:           G codes of bits(n) bits (the packed format's codes), LSB-first,
-//                    in a separate byte buffer, each row padded to whole 32-bit words.
+//   codes:           G codes of bits(n) bits (the packed format's version 2 codes:
+//                    n = 2 two 2-bit kept positions), LSB-first, in a separate byte
+//                    buffer, each row padded to whole 32-bit words (gathered from the
+//                    packed tile's chunks by cod_cn4).
 // Rows are laid out one after another in row order (n = 4 rows take nothing), as one
 // linear sequence of texels wrapped into an image `width` texels wide (a power of two,
 // at most IMAGE_WIDTH), so texel i sits at (i % width, i / width).
@@ -18,7 +20,14 @@
 // device when the model is opened, from the packed bytes.
 import { SsmcError } from '../../errors.ts';
 import type { PackedTensorInfo } from '../packed/index.ts';
-import { CODE_BITS, rowGroups, tileBytes, valueBytes } from '../packed/index.ts';
+import { CHUNK_GROUPS, CODE_BITS, rowGroups, tileBytes, valueBytes } from '../packed/index.ts';
+
+/**
+ * Groups per chunk of a packed tile (version 2) as the kernels compute them (prelude:
+ * ssmc_cn4_sh, 1 << 6 for n = 1 and 3, 1 << 5 for n = 2, 16 t code bytes per full
+ * chunk); checked against the format's CHUNK_GROUPS when a layout is made.
+ */
+export const KERNEL_CHUNK_GROUPS: readonly number[] = [0, 64, 32, 64, 0];
 
 /** Widest compact image (texels): a power of two below every OpenCL 1.2 device's minimum 8192. */
 export const IMAGE_WIDTH = 4096;
@@ -68,6 +77,9 @@ export function rowCodeBytes(cols: number, n: number): number {
 export function cn4ImageLayout(w: PackedTensorInfo): Cn4ImageLayout {
   if (w.layout !== 'cn4' || w.shape.length !== 2 || !w.segments) throw new SsmcError('E_INTERNAL', `OpenCL backend: @${w.name} is not a C_n^4 matrix`);
   if (w.tileRows !== 4) throw new SsmcError('E_UNSUPPORTED', `OpenCL backend: C_n^4 weight @${w.name} has tiles of ${w.tileRows} rows, the kernels read tiles of 4`);
+  for (let n = 1; n <= 3; n++) {
+    if (CHUNK_GROUPS[n] !== KERNEL_CHUNK_GROUPS[n] || (CHUNK_GROUPS[n] * CODE_BITS[n]) / 8 !== 16) throw new SsmcError('E_INTERNAL', `OpenCL backend: the kernels read chunks of ${KERNEL_CHUNK_GROUPS[n]} groups at n = ${n}, the packed format has ${CHUNK_GROUPS[n]}`);
+  }
   const K = w.shape[1];
   const { groups, tail } = rowGroups(K);
   const vb = valueBytes(w.dtype);
