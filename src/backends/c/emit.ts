@@ -113,23 +113,29 @@ const TILE_ROWS = 4;
  * n = 1 (code: the pruned position) and n = 3 (the kept one): ssmc_cn4.h's AVX-512
  * kernels expand a group's kept values with it.
  */
-function groupMasks(n: 1 | 3): string {
+function groupMasks(n: 1 | 2 | 3): string {
   const out: string[] = [];
   for (let c = 0; c < 256; c++) {
     let m = 0;
-    for (let i = 0; i < 4; i++) {
-      const code = (c >> (2 * i)) & 3;
-      m |= (n === 1 ? 15 & ~(1 << code) : 1 << code) << (4 * i);
-    }
+    // n = 1 and 3: four rows' 2-bit codes; n = 2: two rows' 4-bit codes (a byte's worth).
+    if (n === 2) for (let i = 0; i < 2; i++) m |= keepMask2((c >> (4 * i)) & 15) << (4 * i);
+    else
+      for (let i = 0; i < 4; i++) {
+        const code = (c >> (2 * i)) & 3;
+        m |= (n === 1 ? 15 & ~(1 << code) : 1 << code) << (4 * i);
+      }
     out.push(`0x${m.toString(16).padStart(4, '0')}`);
   }
   return out.join(', ');
 }
 
+/** Keep-mask of an n = 2 code (two 2-bit kept positions; a corrupt code keeps fewer). */
+const keepMask2 = (code: number): number => (1 << (code & 3)) | (1 << (code >> 2));
+
 /**
  * Byte shuffles for f16 C_n^4 groups (AVX-512 kernels): two rows' codes -> the vpshufb
  * control that puts each kept binary16 value of the two rows on its position (0x80:
- * zero). n = 2: by the mask byte (row 2j in the low nibble, 2 values a row, 256
+ * zero). n = 2: by the code byte (row 2j in the low nibble, 2 values a row, 256
  * entries); n = 1: by the two 2-bit pruned positions (3 values a row, 16 entries).
  */
 function f16Shuffles(n: 1 | 2): string[] {
@@ -138,7 +144,7 @@ function f16Shuffles(n: 1 | 2): string[] {
   for (let b = 0; b < (n === 2 ? 256 : 16); b++) {
     const ctl: number[] = [];
     for (let r = 0; r < 2; r++) {
-      const keep = n === 2 ? (b >> (4 * r)) & 15 : 15 & ~(1 << ((b >> (2 * r)) & 3));
+      const keep = n === 2 ? keepMask2((b >> (4 * r)) & 15) : 15 & ~(1 << ((b >> (2 * r)) & 3));
       let k = 0;
       for (let l = 0; l < 4; l++) {
         if ((keep >> l) & 1 && k < kept) {
@@ -371,7 +377,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
       { suf: 'f16', wt: 'uint16_t', vb: 2 },
     ],
     segTables,
-    mask16: [groupMasks(1), groupMasks(3)],
+    mask16: [groupMasks(1), groupMasks(3), groupMasks(2)],
     shuf1: f16Shuffles(1),
     shuf2: f16Shuffles(2),
     idx1: f32Index1(),

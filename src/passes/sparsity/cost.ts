@@ -1,9 +1,10 @@
 // Decode cost of a C_n^4 row, for latency-targeted allocation. Decode is memory-bound
 // (DESIGN §6), so the default model is bytes read per token in the packed format
-// (DESIGN §5): f32 kept values plus a 4-bit keep-mask per group; a row with n = 0 is
-// stored dense (no mask), n = 4 is not stored at all. A target can override it through
-// the `costModel` service (e.g. measured kernel timings); only relative costs matter,
-// since the latency budget is a fraction of the dense cost.
+// (DESIGN §5): f32 kept values plus a 4-bit code per group (n = 1 and 3 need only 2
+// bits; the model charges 4); a row with n = 0 is stored dense (no code), n = 4 is not
+// stored at all. A target can override it through the `costModel` service (e.g.
+// measured kernel timings); only relative costs matter, since the latency budget is a
+// fraction of the dense cost.
 import { GROUP } from './masks.ts';
 
 export interface CostModel {

@@ -139,6 +139,25 @@ describe('C backend (native, NEON through SIMDe)', () => {
     }
   });
 
+  it('equals the interpreter with tiles of several chunks and a partial last chunk, every n, rows grouped by n', () => {
+    // d_model 150 (37 groups + 2 tail columns) and d_inner 300 (75 groups): for n = 2 two
+    // chunks of 32 groups and one of 11 (an odd group left for the masked half step), for
+    // n = 1 and 3 one chunk of 64 and one of 11 (3 groups past the 4-group steps). After
+    // reorder-weights the rows of each n are whole tiles of 4, so decode takes the
+    // AVX-512 / NEON tile kernels, not the scalar reference.
+    const config = { dModel: 150, nLayer: 1, vocabSize: 11, dState: 3, dConv: 3, expand: 2, dInner: 300, dtRank: 5, tiedHead: false, convBias: true, projBias: true, normEps: 1e-5 };
+    const base = buildMambaGraph(randomCheckpoint(config, 5), { mode: 'decode' });
+    const tokens = Int32Array.from([3, 7, 1, 10, 0, 4, 9, 2, 8, 5, 6, 3, 1, 7, 2, 9, 4, 0, 10]);
+    for (const n of [1, 2, 3, undefined]) {
+      const pruned = new PassManager('reorder-weights').run(annotateCn4(base, 17 + (n ?? 9), n)).graph;
+      for (const graph of [pruned, castWeights(pruned, 'f16')]) {
+        const c = runner(build(graph, {}, 16));
+        differential(c, new InterpRunner(graph), tokens, F32_TOL);
+        c.close();
+      }
+    }
+  });
+
   it('rejects tokens outside the vocabulary without touching the state', () => {
     expectRejectsOutOfVocab((g) => runner(build(g, {})), F32_TOL);
   });

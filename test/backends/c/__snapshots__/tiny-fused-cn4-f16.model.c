@@ -6,28 +6,28 @@ const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1] = { 24, 16, 0 };
 const char *const ssmc_state_names[SSMC_N_STATE + 1] = { "conv.0", "ssm.0", 0 };
 static const ssmc_seg segs_w0[6] = {
   { 0, 1, 1, 0, 0u, 28u },
-  { 1, 1, 2, 1, 8u, 20u },
-  { 2, 1, 4, 2, 16u, 0u },
-  { 3, 1, 3, 3, 16u, 12u },
-  { 4, 1, 1, 4, 20u, 28u },
-  { 5, 1, 4, 5, 28u, 0u },
+  { 1, 1, 2, 1, 12u, 20u },
+  { 2, 1, 4, 2, 20u, 0u },
+  { 3, 1, 3, 3, 20u, 12u },
+  { 4, 1, 1, 4, 28u, 28u },
+  { 5, 1, 4, 5, 40u, 0u },
 };
 static const ssmc_seg segs_w2[15] = {
   { 0, 1, 1, 0, 0u, 28u },
-  { 1, 1, 0, 1, 8u, 32u },
-  { 2, 2, 3, 2, 16u, 12u },
-  { 4, 1, 0, 3, 24u, 32u },
-  { 5, 1, 2, 4, 32u, 20u },
-  { 6, 1, 3, 5, 40u, 12u },
-  { 7, 1, 1, 6, 44u, 28u },
-  { 8, 1, 2, 7, 52u, 20u },
-  { 9, 1, 4, 8, 60u, 0u },
-  { 10, 1, 0, 9, 60u, 32u },
-  { 11, 1, 1, 10, 68u, 28u },
-  { 12, 1, 3, 11, 76u, 12u },
-  { 13, 1, 0, 12, 80u, 32u },
-  { 14, 1, 2, 13, 88u, 20u },
-  { 15, 1, 3, 14, 96u, 12u },
+  { 1, 1, 0, 1, 12u, 32u },
+  { 2, 2, 3, 2, 20u, 12u },
+  { 4, 1, 0, 3, 28u, 32u },
+  { 5, 1, 2, 4, 36u, 20u },
+  { 6, 1, 3, 5, 44u, 12u },
+  { 7, 1, 1, 6, 52u, 28u },
+  { 8, 1, 2, 7, 64u, 20u },
+  { 9, 1, 4, 8, 72u, 0u },
+  { 10, 1, 0, 9, 72u, 32u },
+  { 11, 1, 1, 10, 80u, 28u },
+  { 12, 1, 3, 11, 92u, 12u },
+  { 13, 1, 0, 12, 100u, 32u },
+  { 14, 1, 2, 13, 108u, 20u },
+  { 15, 1, 3, 14, 116u, 12u },
 };
 static const ssmc_seg segs_w5[2] = {
   { 0, 2, 0, 0, 0u, 64u },
@@ -50,9 +50,9 @@ static const ssmc_seg segs_w10[4] = {
   { 3, 1, 1, 3, 20u, 52u },
 };
 const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
-  { "embedding", 1, 1, 2, { 6, 4 }, 28u, 6, segs_w0 }, /* 0 */
+  { "embedding", 1, 1, 2, { 6, 4 }, 40u, 6, segs_w0 }, /* 0 */
   { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 1 */
-  { "l0.in_proj", 1, 1, 2, { 16, 4 }, 100u, 15, segs_w2 }, /* 2 */
+  { "l0.in_proj", 1, 1, 2, { 16, 4 }, 124u, 15, segs_w2 }, /* 2 */
   { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL }, /* 3 */
   { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 4 */
   { "l0.x_proj", 1, 1, 2, { 5, 8 }, 32u, 2, segs_w5 }, /* 5 */
@@ -107,14 +107,27 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
   }
 #endif
   float scratch[4 * 4];
+  const float *xr = NULL;
+#if SSMC_X86 == 512
+  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
+  float xr2[2 * 4 + 16], xr3[3 * 4 + 16];
+  int have2 = 0, have3 = 0;
+#endif
   for (int sg = 0; sg < 15; sg++) {
     const ssmc_seg *s = &segs_w2[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512
+    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
+      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 4, 2, xr2), have2 = 1;
+      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 4, 3, xr3), have3 = 1;
+      xr = s->n == 2 ? xr2 : xr3;
+    }
+#endif
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
+      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, xr, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
@@ -162,14 +175,27 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
   }
 #endif
   float scratch[4 * 8];
+  const float *xr = NULL;
+#if SSMC_X86 == 512
+  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
+  float xr2[2 * 8 + 16], xr3[3 * 8 + 16];
+  int have2 = 0, have3 = 0;
+#endif
   for (int sg = 0; sg < 2; sg++) {
     const ssmc_seg *s = &segs_w5[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512
+    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
+      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 8, 2, xr2), have2 = 1;
+      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 8, 3, xr3), have3 = 1;
+      xr = s->n == 2 ? xr2 : xr3;
+    }
+#endif
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
+      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, xr, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
@@ -217,14 +243,27 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
   }
 #endif
   float scratch[4 * 1];
+  const float *xr = NULL;
+#if SSMC_X86 == 512
+  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
+  float xr2[2 * 1 + 16], xr3[3 * 1 + 16];
+  int have2 = 0, have3 = 0;
+#endif
   for (int sg = 0; sg < 8; sg++) {
     const ssmc_seg *s = &segs_w6[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512
+    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
+      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 1, 2, xr2), have2 = 1;
+      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 1, 3, xr3), have3 = 1;
+      xr = s->n == 2 ? xr2 : xr3;
+    }
+#endif
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
+      ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, xr, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
@@ -272,14 +311,27 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
   }
 #endif
   float scratch[4 * 8];
+  const float *xr = NULL;
+#if SSMC_X86 == 512
+  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
+  float xr2[2 * 8 + 16], xr3[3 * 8 + 16];
+  int have2 = 0, have3 = 0;
+#endif
   for (int sg = 0; sg < 4; sg++) {
     const ssmc_seg *s = &segs_w10[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512
+    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
+      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 8, 2, xr2), have2 = 1;
+      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 8, 3, xr3), have3 = 1;
+      xr = s->n == 2 ? xr2 : xr3;
+    }
+#endif
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
+      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, xr, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
@@ -327,14 +379,27 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
   }
 #endif
   float scratch[4 * 4];
+  const float *xr = NULL;
+#if SSMC_X86 == 512
+  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
+  float xr2[2 * 4 + 16], xr3[3 * 4 + 16];
+  int have2 = 0, have3 = 0;
+#endif
   for (int sg = 0; sg < 6; sg++) {
     const ssmc_seg *s = &segs_w0[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512
+    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
+      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 4, 2, xr2), have2 = 1;
+      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 4, 3, xr3), have3 = 1;
+      xr = s->n == 2 ? xr2 : xr3;
+    }
+#endif
     for (int j = lo; j < hi; j++) {
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch, j + 1 < hi ? s->tile_bytes : 0);
+      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, xr, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch);
     }
   }
 }
