@@ -50,6 +50,17 @@ describe('ssmc compile --target c', () => {
     }
   });
 
+  it('notes C_n^4 rows of different n left interleaved (one segment per run) and names reorder-weights; not once reordered', () => {
+    const prune = 'sparsify-cn4{method=magnitude pattern=adaptive sparsity=0.5}';
+    const args = (pipeline: string) => ['compile', FIXTURE, '--target', 'c', '--no-build', '--calib', join(FIXTURE, 'calib.txt'), '--calib-tokens', '512', '--pipeline', pipeline, '-o', outDir('note')];
+    const mixed = runCliSync(args(prune));
+    expect(mixed.code).toBe(0);
+    expect(mixed.stderr).toMatch(/note: \d+ C_n\^4 weights? \(@[^)]+\) hold rows of different n interleaved.*add reorder-weights/);
+    const sorted = runCliSync(args(`${prune},reorder-weights`));
+    expect(sorted.code).toBe(0);
+    expect(sorted.stderr).not.toMatch(/note:/);
+  });
+
   it('corrupt or mismatched weights are refused with a clear message', () => {
     const dir = outDir('corrupt');
     compileC(buildMambaGraph(TINY), dir, { build: { opt: '-O0' } });
