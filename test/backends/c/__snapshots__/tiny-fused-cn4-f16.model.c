@@ -124,7 +124,13 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
       xr = s->n == 2 ? xr2 : xr3;
     }
 #endif
-    for (int j = lo; j < hi; j++) {
+    /* Tiles of the two halves of the range in turn: two sequential streams, which the
+     * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
+     * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
+     * dense rows' bandwidth, n = 1 71 -> 79%. */
+    const int half = (hi - lo + 1) / 2;
+    for (int q = 0; q < hi - lo; q++) {
+      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
       ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, xr, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch);
@@ -192,7 +198,13 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
       xr = s->n == 2 ? xr2 : xr3;
     }
 #endif
-    for (int j = lo; j < hi; j++) {
+    /* Tiles of the two halves of the range in turn: two sequential streams, which the
+     * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
+     * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
+     * dense rows' bandwidth, n = 1 71 -> 79%. */
+    const int half = (hi - lo + 1) / 2;
+    for (int q = 0; q < hi - lo; q++) {
+      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
       ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, xr, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch);
@@ -260,7 +272,13 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
       xr = s->n == 2 ? xr2 : xr3;
     }
 #endif
-    for (int j = lo; j < hi; j++) {
+    /* Tiles of the two halves of the range in turn: two sequential streams, which the
+     * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
+     * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
+     * dense rows' bandwidth, n = 1 71 -> 79%. */
+    const int half = (hi - lo + 1) / 2;
+    for (int q = 0; q < hi - lo; q++) {
+      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
       ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, xr, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch);
@@ -328,7 +346,13 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
       xr = s->n == 2 ? xr2 : xr3;
     }
 #endif
-    for (int j = lo; j < hi; j++) {
+    /* Tiles of the two halves of the range in turn: two sequential streams, which the
+     * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
+     * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
+     * dense rows' bandwidth, n = 1 71 -> 79%. */
+    const int half = (hi - lo + 1) / 2;
+    for (int q = 0; q < hi - lo; q++) {
+      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
       ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, xr, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch);
@@ -396,7 +420,13 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
       xr = s->n == 2 ? xr2 : xr3;
     }
 #endif
-    for (int j = lo; j < hi; j++) {
+    /* Tiles of the two halves of the range in turn: two sequential streams, which the
+     * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
+     * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
+     * dense rows' bandwidth, n = 1 71 -> 79%. */
+    const int half = (hi - lo + 1) / 2;
+    for (int q = 0; q < hi - lo; q++) {
+      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
       const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
       const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
       ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, xr, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch);
