@@ -103,6 +103,26 @@ interface FunctionPlan {
   readonly steps: Array<Step & { comment: string }>;
 }
 
+/** A planned function, with the number of locals declared after each node's step. */
+interface PlannedFunction extends FunctionPlan {
+  readonly arena: number;
+  readonly localsAfter: readonly number[];
+}
+
+/**
+ * The body both prefills share (the first `nodes` nodes' steps and their locals) and what
+ * each runs after it. The plans must agree on the body to the byte: same steps, same
+ * locals at the same arena offsets.
+ */
+function sharedBody(all: PlannedFunction, last: PlannedFunction, nodes: number): { body: FunctionPlan; all: FunctionPlan; last: FunctionPlan } {
+  const nl = nodes ? all.localsAfter[nodes - 1] : 0;
+  const body = { locals: all.locals.slice(0, nl), steps: all.steps.slice(0, nodes) };
+  if (JSON.stringify(body) !== JSON.stringify({ locals: last.locals.slice(0, nl), steps: last.steps.slice(0, nodes) })) {
+    throw new SsmcError('E_INTERNAL', 'C backend: the two prefill plans disagree on the state update they share');
+  }
+  return { body, all: { locals: all.locals, steps: all.steps.slice(nodes) }, last: { locals: last.locals, steps: last.steps.slice(nodes) } };
+}
+
 const comment = (s: string) => s.replace(/\*\//g, '* /');
 
 /** Tiles of the C_n^4 kernels: 4 rows, the writer's default (the kernels assume it). */
@@ -224,7 +244,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
   // head: nodes of `flat` computed on the chunk's last row only, as in a decode step
   // (their outputs typed as there, per-token inputs read at row T - 1); a guard step
   // before the first of them returns when there are no logits to compute.
-  const plan = (g: Graph, flat: FlatNode[], seqMode: boolean, head: ReadonlySet<FlatNode> = new Set()): FunctionPlan & { arena: number } => {
+  const plan = (g: Graph, flat: FlatNode[], seqMode: boolean, head: ReadonlySet<FlatNode> = new Set()): PlannedFunction => {
     const types = valueTypes(g);
     for (const f of head) for (const v of f.outputs) types.set(v.name, decodeTypes.get(v.name)!);
     const isSeq = (name: string) => seqMode && types.get(name)!.shape.length !== decodeTypes.get(name)!.shape.length;
@@ -244,6 +264,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     const slots = new Map<string, { off: number; size: number }>();
     const locals: Local[] = [];
     const steps: Array<Step & { comment: string }> = [];
+    const localsAfter: number[] = [];
     const exprOf = new Map<string, string>(fixed);
     let guarded = false;
     flat.forEach((f, i) => {
@@ -302,6 +323,7 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
       const rule = f.op === 'copy' ? copyRule : RULES[f.op];
       if (!rule) throw new SsmcError('E_UNSUPPORTED', `C backend: no rule for op ${f.op}`, { what: `%${f.outputs[0]?.name}` });
       const step = rule(ctx);
+      localsAfter.push(locals.length);
       steps.push({ ...step, comment: comment(`${f.outputs.map((v) => `%${v.name}`).join(', ')} = ${f.op}(${f.inputs.map((n) => (decls.has(n) ? `@${n}` : `%${n}`)).join(', ')})`) });
       // Free inputs whose last use this was (outputs are live until their own last use).
       for (const n of new Set(f.inputs)) {
@@ -319,12 +341,17 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
         }
       }
     });
-    return { locals, steps, arena: arena.top };
+    return { locals, steps, arena: arena.top, localsAfter };
   };
   const dplan = plan(decode, flats.decode, false);
-  const pplan = plan(prefill, flats.prefill, true);
+  // Both prefills run the state update (the body) first and then the head, for every
+  // row or for the last one: planned in the same order, the body's steps and arena
+  // places come out the same, so model.c carries the body once, as a function of its own.
   const { body, head } = splitHead(flats.prefill, gio);
-  const lplan = plan(prefill, [...body, ...head], true, new Set(head));
+  const order = [...body, ...head];
+  const pplan = plan(prefill, order, true);
+  const lplan = plan(prefill, order, true, new Set(head));
+  const shared = sharedBody(pplan, lplan, body.length);
 
   const logitsType = decodeTypes.get(gio.logits)!;
   const vocab = numel(logitsType.shape);
@@ -383,8 +410,9 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
     idx1: f32Index1(),
     kernels,
     decode: dplan,
-    prefill: pplan,
-    prefillLast: lplan,
+    prefillBody: shared.body,
+    prefill: shared.all,
+    prefillLast: shared.last,
   };
   const hb = templateEnv(TEMPLATE_DIR);
   const files = new Map<string, string>();

@@ -566,7 +566,9 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   { ssmc_lin a = { v20, m->w[0], NULL, logits, 1 }; ssmc_parallel_rows(m->pool, 24, &a, k4_linear_cn4); }
   return 0;
 }
-int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits) {
+/* A prefill chunk's state update, which both prefills run first (their heads follow). */
+static int ssmc_model_prefill_body(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout) {
+  float *logits = NULL;
   float *v0 = m->arena + 0; /* %h.0 [16] */
   float *v1 = m->arena + 16; /* %l0.hn [16] */
   float *v2 = m->arena + 32; /* %l0.xz [64] */
@@ -581,13 +583,6 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   float *v11 = m->arena + 16; /* %l0.dt_lin [32] */
   float *v12 = m->arena + 160; /* %l0.dt [32] */
   float *v13 = m->arena + 16; /* %l0.y0 [32] */
-  float *v14 = m->arena + 80; /* %l0.dx [32] */
-  float *v15 = m->arena + 48; /* %l0.y1 [32] */
-  float *v16 = m->arena + 16; /* %l0.gate [32] */
-  float *v17 = m->arena + 80; /* %l0.y [32] */
-  float *v18 = m->arena + 16; /* %l0.out [16] */
-  float *v19 = m->arena + 32; /* %h.1 [16] */
-  float *v20 = m->arena + 0; /* %h.final [16] */
   (void)m; (void)tokens; (void)sin; (void)sout; (void)logits;
   /* %h.0 = nn.embedding(@embedding, %token) */
   for (int t = 0; t < T; t++) {
@@ -657,6 +652,33 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
       for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(Si + c * 2, S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
     }
   }
+  return 0;
+}
+int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits) {
+  const int rc = ssmc_model_prefill_body(m, T, tokens, sin, sout);
+  if (rc) return rc;
+  float *v0 = m->arena + 0; /* %h.0 [16] */
+  float *v1 = m->arena + 16; /* %l0.hn [16] */
+  float *v2 = m->arena + 32; /* %l0.xz [64] */
+  float *v3 = m->arena + 96; /* %l0.x0 [32] */
+  float *v4 = m->arena + 128; /* %l0.z [32] */
+  float *v5 = m->arena + 16; /* %l0.xc [32] */
+  float *v6 = m->arena + 48; /* %l0.x [32] */
+  float *v7 = m->arena + 16; /* %l0.dbc [20] */
+  float *v8 = m->arena + 80; /* %l0.dt_in [4] */
+  float *v9 = m->arena + 96; /* %l0.B [8] */
+  float *v10 = m->arena + 112; /* %l0.C [8] */
+  float *v11 = m->arena + 16; /* %l0.dt_lin [32] */
+  float *v12 = m->arena + 160; /* %l0.dt [32] */
+  float *v13 = m->arena + 16; /* %l0.y0 [32] */
+  float *v14 = m->arena + 80; /* %l0.dx [32] */
+  float *v15 = m->arena + 48; /* %l0.y1 [32] */
+  float *v16 = m->arena + 16; /* %l0.gate [32] */
+  float *v17 = m->arena + 80; /* %l0.y [32] */
+  float *v18 = m->arena + 16; /* %l0.out [16] */
+  float *v19 = m->arena + 32; /* %h.1 [16] */
+  float *v20 = m->arena + 0; /* %h.final [16] */
+  (void)m; (void)tokens; (void)sin; (void)sout; (void)logits;
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
   for (int r = 0; r < T * 1; r++)
     for (int j = 0; j < 8; j++) {
@@ -700,6 +722,8 @@ int ssmc_model_prefill(ssmc_model *m, int T, const int32_t *tokens, const float 
   return 0;
 }
 int ssmc_model_prefill_last(ssmc_model *m, int T, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits) {
+  const int rc = ssmc_model_prefill_body(m, T, tokens, sin, sout);
+  if (rc) return rc;
   float *v0 = m->arena + 0; /* %h.0 [16] */
   float *v1 = m->arena + 16; /* %l0.hn [16] */
   float *v2 = m->arena + 32; /* %l0.xz [64] */
@@ -722,74 +746,6 @@ int ssmc_model_prefill_last(ssmc_model *m, int T, const int32_t *tokens, const f
   float *v19 = m->arena + 32; /* %h.1 [4] */
   float *v20 = m->arena + 0; /* %h.final [4] */
   (void)m; (void)tokens; (void)sin; (void)sout; (void)logits;
-  /* %h.0 = nn.embedding(@embedding, %token) */
-  for (int t = 0; t < T; t++) {
-    const int32_t id = tokens[t];
-    if (id < 0 || id >= 6) return SSMC_E_TOKEN;
-    ssmc_cn4_row_f16((const uint8_t *)m->w[0], segs_w0, 6, 4, id, v0 + (size_t)t * 4);
-  }
-  /* %l0.hn = nn.rms_norm(%h.0, @l0.norm) */
-  for (int t = 0; t < T; t++) {
-    const float *xr = v0 + (size_t)t * 4;
-    const float *w = ((const float *)m->w[1]);
-    float *o = v1 + (size_t)t * 4;
-    double ss = 0.0;
-    for (int i = 0; i < 4; i++) ss += (double)xr[i] * xr[i];
-    const double sc = 1.0 / sqrt(ss / 4 + 0.00001);
-    for (int i = 0; i < 4; i++) o[i] = (float)(xr[i] * sc * w[i]);
-  }
-  /* %l0.xz = nn.linear(%l0.hn, @l0.in_proj) */
-  { ssmc_lin a = { v1, m->w[2], NULL, v2, T }; ssmc_parallel_rows(m->pool, 60, &a, k0_linear_cn4); }
-  /* %l0.x0, %l0.z = tensor.split(%l0.xz) */
-  for (int t = 0; t < T; t++) {
-    memcpy(v3 + (size_t)t * 8, v2 + (size_t)t * 16 + 0, 8 * sizeof(float));
-    memcpy(v4 + (size_t)t * 8, v2 + (size_t)t * 16 + 8, 8 * sizeof(float));
-  }
-  /* %l0.xc, %conv.0.next = ssm.conv1d(%conv.0, %l0.x0, @l0.conv.weight, @l0.conv.bias) */
-  {
-    const float *si = sin[0];
-    float *so = sout[0];
-    const float *w = ((const float *)m->w[3]);
-    const float *bias = ((const float *)m->w[4]);
-    for (int t = 0; t < T; t++)
-      for (int c = 0; c < 8; c++) {
-        /* the window before token t: the input state for the first, so after it */
-        const float *wi = (t ? so : si) + c * 3;
-        float *win = so + c * 3;
-        for (int j = 0; j < 3 - 1; j++) win[j] = wi[j + 1];
-        win[3 - 1] = v3[(size_t)t * 8 + c];
-        double acc = 0.0;
-        for (int j = 0; j < 3; j++) acc += (double)w[c * 3 + j] * win[j];
-        v5[(size_t)t * 8 + c] = (float)(bias ? acc + bias[c] : acc);
-      }
-  }
-  /* %l0.x = ew.silu(%l0.xc) */
-  ssmc_silu_n(v5, v6, T * 8);
-  /* %l0.dbc = nn.linear(%l0.x, @l0.x_proj) */
-  { ssmc_lin a = { v6, m->w[5], NULL, v7, T }; ssmc_parallel_rows(m->pool, 8, &a, k1_linear_cn4); }
-  /* %l0.dt_in, %l0.B, %l0.C = tensor.split(%l0.dbc) */
-  for (int t = 0; t < T; t++) {
-    memcpy(v8 + (size_t)t * 1, v7 + (size_t)t * 5 + 0, 1 * sizeof(float));
-    memcpy(v9 + (size_t)t * 2, v7 + (size_t)t * 5 + 1, 2 * sizeof(float));
-    memcpy(v10 + (size_t)t * 2, v7 + (size_t)t * 5 + 3, 2 * sizeof(float));
-  }
-  /* %l0.dt_lin = nn.linear(%l0.dt_in, @l0.dt_proj, @l0.dt_proj.bias) */
-  { ssmc_lin a = { v8, m->w[6], ((const float *)m->w[7]), v11, T }; ssmc_parallel_rows(m->pool, 32, &a, k2_linear_cn4); }
-  /* %l0.dt = ew.softplus(%l0.dt_lin) */
-  ssmc_softplus_n(v11, v12, T * 8);
-  /* %l0.y0, %ssm.0.next = ssm.scan(%ssm.0, %l0.x, %l0.dt, @l0.A, %l0.B, %l0.C) */
-  {
-    const float *si = sin[1];
-    float *S = sout[1];
-    const float *A = ((const float *)m->w[8]);
-    for (int t = 0; t < T; t++) {
-      const float *xt = v6 + (size_t)t * 8, *dt = v12 + (size_t)t * 8;
-      const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
-      float *y = v13 + (size_t)t * 8;
-      const float *Si = t ? S : si; /* the state before token t (no copy into S first) */
-      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(Si + c * 2, S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
-    }
-  }
   /* a chunk before the last: no logits, so no head */
   if (!logits) return 0;
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
