@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileC, compileCached } from '../../../src/backends/c/compile.ts';
 import { emitC } from '../../../src/backends/c/emit.ts';
-import { buildDriver, buildWithCmake, buildWithMake, toolExists, ToolchainError } from '../../../src/backends/c/toolchain.ts';
+import { buildDriver, buildWithCmake, buildWithMake, ToolchainError } from '../../../src/backends/c/toolchain.ts';
 import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
 import { PassManager } from '../../../src/passes/index.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { fixturesDir } from '../../helpers/paths.ts';
 import { randomCheckpoint } from '../../helpers/random-model.ts';
-import { annotateCn4, expectEvalMatchesInterpreter, outDir } from './helpers.ts';
+import { annotateCn4, expectEvalMatchesInterpreter, outDir, QEMU } from './helpers.ts';
 
 const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
 // --backend c compiles into the cache: keep it inside this run's temp folder.
@@ -21,7 +21,7 @@ process.env.SSMC_CACHE = outDir('cache-root');
 const TINY = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 6, dState: 2, dConv: 3, expand: 2, dInner: 8, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 11);
 
 describe('ssmc compile --target c', () => {
-  it('writes a folder that builds with make (native and aarch64) and CMake, and whose driver runs', () => {
+  it('writes a folder that builds with make (native and aarch64) and CMake (native and cross aarch64), and whose driver runs', () => {
     const dir = outDir('cli');
     const r = runCliSync(['compile', FIXTURE, '--target', 'c', '--threads', '2', '-o', dir]);
     expect(r.stderr).toBe('');
@@ -42,12 +42,27 @@ describe('ssmc compile --target c', () => {
     expect(j.prefill_last_tokens_per_s).toBeGreaterThan(0);
     expect(j.weight_bytes_per_token).toBeGreaterThan(1e6);
     expect(run(join(dir, 'ssmc_driver'), ['generate', '--tokens', '71,82', '--n', '5']).stdout).toMatch(/^\d+(,\d+){4}\n$/);
-    if (toolExists('cmake')) expect(existsSync(buildWithCmake(dir, 'build', ['-DCMAKE_C_FLAGS=-O1']))).toBe(true);
-    if (toolExists('aarch64-linux-gnu-gcc')) {
-      rmSync(join(dir, 'ssmc_driver'));
-      buildWithMake(dir, { ARCH: 'aarch64', OPT: '-O1' });
-      expect(readFileSync(join(dir, 'ssmc_driver')).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00])); // e_machine = EM_AARCH64
-    }
+    expect(existsSync(buildWithCmake(dir, 'build', ['-DCMAKE_C_FLAGS=-O1']))).toBe(true);
+    rmSync(join(dir, 'ssmc_driver'));
+    buildWithMake(dir, { ARCH: 'aarch64', OPT: '-O1' });
+    expect(readFileSync(join(dir, 'ssmc_driver')).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00])); // e_machine = EM_AARCH64
+    // CMake cross-compiling for aarch64 (the path an NDK toolchain file takes: no
+    // -march=native, NEON instead of SIMDe), run under qemu: the same logits as native.
+    const a64 = buildWithCmake(dir, 'build-a64', ['-DCMAKE_SYSTEM_NAME=Linux', '-DCMAKE_SYSTEM_PROCESSOR=aarch64', '-DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc', '-DCMAKE_C_FLAGS=-O1']);
+    expect(readFileSync(a64).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00]));
+    const logitsA64 = join(dir, 'l-a64.f32');
+    const ra = spawnSync(QEMU[0], [...QEMU.slice(1), a64, 'logits', '--weights', join(dir, 'weights.bin'), '--tokens', '71,82,69', '--out', logitsA64], { encoding: 'utf8' });
+    expect(ra.status, ra.stderr).toBe(0);
+    const f32 = (file: string) => {
+      const b = readFileSync(file);
+      return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+    };
+    const native = f32(logits);
+    const cross = f32(logitsA64);
+    expect(cross.length).toBe(native.length);
+    let worst = 0;
+    for (let i = 0; i < native.length; i++) worst = Math.max(worst, Math.abs(native[i] - cross[i]) / (1 + Math.abs(native[i])));
+    expect(worst).toBeLessThan(1e-4);
   });
 
   it('notes C_n^4 rows of different n left interleaved (one segment per run) and names reorder-weights; not once reordered', () => {
