@@ -103,3 +103,30 @@ export function applyPipelineFlags(graph: Graph, f: PipelineFlags & { json?: boo
     bar.done();
   }
 }
+
+/** C_n^4 weights whose rows of equal n are not contiguous (more runs of n than values of n). */
+export function interleavedCn4(g: Graph): string[] {
+  const out: string[] = [];
+  for (const w of g.weights) {
+    const cn4 = w.type.cn4;
+    if (!cn4) continue;
+    let runs = 0;
+    for (let r = 0; r < cn4.length; r++) if (r === 0 || cn4[r] !== cn4[r - 1]) runs++;
+    if (runs > new Set(cn4).size) out.push(w.name);
+  }
+  return out;
+}
+
+/**
+ * Before compiling for a native backend: a note on stderr when C_n^4 rows of different n
+ * are left interleaved (a pipeline without reorder-weights), which the packed file stores
+ * as one segment per run and the kernels take row by row (~10x slower decode).
+ */
+export function noteInterleavedCn4(g: Graph, io: CliIO): void {
+  const w = interleavedCn4(g);
+  if (!w.length) return;
+  const names = `${w.slice(0, 3).map((n) => `@${n}`).join(', ')}${w.length > 3 ? ', ...' : ''}`;
+  io.err(
+    `note: ${w.length} C_n^4 weight${w.length === 1 ? '' : 's'} (${names}) hold rows of different n interleaved: the packed file stores one segment per run of equal n and the kernels take short runs row by row; add reorder-weights after the pruning pass (numerically a no-op) for whole tiles\n`,
+  );
+}

@@ -13,7 +13,7 @@ import type { CliIO } from '../io.ts';
 import { choiceArg, intArg, printJson } from '../io.ts';
 import { decodeGraph, loadModel } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
-import { addPipelineFlags } from '../pipeline-flags.ts';
+import { addPipelineFlags, noteInterleavedCn4 } from '../pipeline-flags.ts';
 import { compileStep, withStep } from '../progress.ts';
 import { dtypePipeline } from './compile.ts';
 
@@ -66,6 +66,7 @@ export function registerBench(program: Command, io: CliIO): Command {
 }
 
 function benchCBackend(graph: Graph, o: BenchOpts, io: CliIO): BenchReport {
+  noteInterleavedCn4(graph, io);
   const { dir } = withStep(io, 'compile', compileStep('c')!, o.json, () => compileCached(graph, { threads: o.threads, build: { opt: '-O3', cflags: ['-march=native'] } }));
   const r = benchC(dir, { threads: o.threads, tokens: o.tokens ?? 128, prefill: o.prefill });
   return { ...r, backend: 'c', dtype: o.dtype };

@@ -15,9 +15,8 @@ import { choiceArg, intArg } from '../io.ts';
 import { stepBar } from '../progress.ts';
 import { loadModel } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
-import { addPipelineFlags, applyPipelineFlags } from '../pipeline-flags.ts';
+import { addPipelineFlags, applyPipelineFlags, noteInterleavedCn4 } from '../pipeline-flags.ts';
 import { PassManager } from '../../passes/index.ts';
-import type { Graph } from '../../ir/graph.ts';
 
 /** The cast-weights step `--dtype` stands for (f16: the matrices; f32: every float weight). */
 export function dtypePipeline(dtype: 'f32' | 'f16'): string {
@@ -54,12 +53,7 @@ export function registerCompile(program: Command, io: CliIO): Command {
     let graph = buildMambaGraph(ck, { mode: 'decode' });
     graph = applyPipelineFlags(graph, o, io, {}, { reorder: true }); // draws its own bar over the passes
     // Steps after the pipeline: cast, (layout), emit + write, (C compiler).
-    const interleaved = interleavedCn4(graph);
-    if (interleaved.length) {
-      io.err(
-        `note: ${interleaved.length} C_n^4 weight${interleaved.length === 1 ? '' : 's'} (${interleaved.slice(0, 3).map((w) => `@${w}`).join(', ')}${interleaved.length > 3 ? ', ...' : ''}) hold rows of different n interleaved: the packed file stores one segment per run of equal n and the kernels take short runs row by row; add reorder-weights after the pruning pass (numerically a no-op) for whole tiles\n`,
-      );
-    }
+    noteInterleavedCn4(graph, io);
     const steps = stepBar(io, 'compile', 2 + (o.target === 'opencl' ? 1 : 0) + (o.build ? 1 : 0), o.json);
     try {
       steps.next(`cast-weights (${o.dtype})`);
@@ -100,19 +94,6 @@ export function registerCompile(program: Command, io: CliIO): Command {
       steps.done();
     }
   });
-}
-
-/** C_n^4 weights whose rows of equal n are not contiguous (more runs of n than values of n). */
-export function interleavedCn4(g: Graph): string[] {
-  const out: string[] = [];
-  for (const w of g.weights) {
-    const cn4 = w.type.cn4;
-    if (!cn4) continue;
-    let runs = 0;
-    for (let r = 0; r < cn4.length; r++) if (r === 0 || cn4[r] !== cn4[r - 1]) runs++;
-    if (runs > new Set(cn4).size) out.push(w.name);
-  }
-  return out;
 }
 
 function buildC(dir: string, o: CompileOpts): string {

@@ -7,7 +7,7 @@ import { choiceArg, intArg, printJson } from '../io.ts';
 import type { BackendName } from '../model.ts';
 import { BACKENDS, decodeGraph, loadModel, makeRunner } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
-import { addPipelineFlags } from '../pipeline-flags.ts';
+import { addPipelineFlags, noteInterleavedCn4 } from '../pipeline-flags.ts';
 import { compileStep, progressBar, withStep } from '../progress.ts';
 
 export function registerEval(program: Command, io: CliIO): Command {
@@ -34,6 +34,7 @@ export function registerEval(program: Command, io: CliIO): Command {
     }
     if (o.maxBytes !== undefined) bytes = bytes.subarray(0, o.maxBytes);
     const decode = decodeGraph(ck, o, io);
+    if (o.backend !== 'interp') noteInterleavedCn4(decode, io);
     const runner = withStep(io, 'compile', compileStep(o.backend) ?? '', o.json || o.backend === 'interp', () => makeRunner(decode, o.backend, { threads: o.threads }));
     const bar = progressBar(io, 'eval', o.json);
     try {

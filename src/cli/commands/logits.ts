@@ -6,7 +6,7 @@ import { choiceArg, intArg, intListArg } from '../io.ts';
 import type { BackendName } from '../model.ts';
 import { BACKENDS, decodeGraph, loadModel, makeRunner } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
-import { addPipelineFlags } from '../pipeline-flags.ts';
+import { addPipelineFlags, noteInterleavedCn4 } from '../pipeline-flags.ts';
 import { compileStep, withStep } from '../progress.ts';
 
 export function registerLogits(program: Command, io: CliIO): Command {
@@ -25,6 +25,7 @@ export function registerLogits(program: Command, io: CliIO): Command {
       if (t >= V) throw new SsmcError('E_TOKENS', `--tokens: token ${t} at position ${i} is outside the vocabulary [0, ${V})`);
     });
     const decode = decodeGraph(ck, o, io);
+    if (o.backend !== 'interp') noteInterleavedCn4(decode, io);
     const runner = withStep(io, 'compile', compileStep(o.backend) ?? '', o.backend === 'interp', () => makeRunner(decode, o.backend, { threads: o.threads }));
     try {
       const out = new Float32Array(o.tokens.length * V);

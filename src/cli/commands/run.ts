@@ -8,7 +8,7 @@ import { choiceArg, floatArg, intArg } from '../io.ts';
 import type { BackendName } from '../model.ts';
 import { BACKENDS, decodeGraph, loadModel, makeRunner } from '../model.ts';
 import type { PipelineFlags } from '../pipeline-flags.ts';
-import { addPipelineFlags } from '../pipeline-flags.ts';
+import { addPipelineFlags, noteInterleavedCn4 } from '../pipeline-flags.ts';
 import { compileStep, withStep } from '../progress.ts';
 
 interface RunFlags extends PipelineFlags {
@@ -45,6 +45,7 @@ export function registerRun(program: Command, io: CliIO): Command {
       prompt = Int32Array.of(tok.bos);
     }
     const decode = decodeGraph(ck, o, io);
+    if (o.backend !== 'interp') noteInterleavedCn4(decode, io);
     const runner = withStep(io, 'compile', compileStep(o.backend) ?? '', o.backend === 'interp', () => makeRunner(decode, o.backend, { threads: o.threads }));
     const random = new Prng(o.seed, 'ssmc run');
     const stream = tok.streamDecoder();

@@ -65,7 +65,7 @@ describe('ssmc compile --target c', () => {
     expect(worst).toBeLessThan(1e-4);
   });
 
-  it('notes C_n^4 rows of different n left interleaved (one segment per run) and names reorder-weights; not once reordered', () => {
+  it('compile and --backend c note C_n^4 rows of different n left interleaved (one segment per run) and name reorder-weights; not once reordered', () => {
     const prune = 'sparsify-cn4{method=magnitude pattern=adaptive sparsity=0.5}';
     const args = (pipeline: string) => ['compile', FIXTURE, '--target', 'c', '--no-build', '--calib', join(FIXTURE, 'calib.txt'), '--calib-tokens', '512', '--pipeline', pipeline, '-o', outDir('note')];
     const mixed = runCliSync(args(prune));
@@ -74,6 +74,12 @@ describe('ssmc compile --target c', () => {
     const sorted = runCliSync(args(`${prune},reorder-weights`));
     expect(sorted.code).toBe(0);
     expect(sorted.stderr).not.toMatch(/note:/);
+    // The commands that compile for a native backend say the same (logits, eval, run, bench).
+    const od = outDir('note');
+    mkdirSync(od, { recursive: true });
+    const logits = runCliSync(['logits', FIXTURE, '--backend', 'c', '--tokens', '71,82', '--out', join(od, 'l.f32'), '--calib', join(FIXTURE, 'calib.txt'), '--calib-tokens', '512', '--pipeline', prune]);
+    expect(logits.code).toBe(0);
+    expect(logits.stderr).toMatch(/note: \d+ C_n\^4 weights? .*add reorder-weights/);
   });
 
   it('corrupt or mismatched weights are refused with a clear message', () => {
