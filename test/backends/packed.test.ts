@@ -1,4 +1,4 @@
-// The packed C_n^4 weights file (version 2): byte-exact layout of the spec's worked
+// The packed C_n^4 weights file (version 3): byte-exact layout of the spec's worked
 // example and of multi-chunk tiles, tile and chunk sizes worked out by hand from the
 // spec's formulas, pack -> unpack round trips for every n, dtype and tile size (checked
 // against a reference reader written from the spec, not from format.ts), metadata bits
@@ -100,16 +100,22 @@ function specDecode(bytes: Uint8Array, t: PackedTensorInfo): Float32Array {
         const gc = Math.min(cg, G - q0);
         const codesAt = p;
         p += n === 0 ? 0 : align4(Math.ceil((tr * gc * BITS[n]) / 8));
+        const valuesAt = p;
         for (let k = 0; k < tr * gc; k++) {
-          const g = q0 + Math.floor(k / tr);
+          const gl = Math.floor(k / tr);
           const row = s.firstRow + r0 + (k % tr);
           const b = k * BITS[n];
           const code = n === 0 ? 0 : (bytes[codesAt + (b >> 3)] >> (b & 7)) & ((1 << BITS[n]) - 1);
           const kept = n === 0 ? [0, 1, 2, 3] : n === 1 ? [0, 1, 2, 3].filter((i) => i !== code) : n === 2 ? [code & 3, code >> 2] : [code];
-          for (const i of kept) {
-            out[row * cols + 4 * g + i] = val(p);
-            p += vb;
-          }
+          kept.forEach((i, u) => {
+            // n = 1: blocks of 4 groups (the chunk's last may hold fewer, bl), each holding
+            // every first kept value (group-major, row-minor), then every second, then every third.
+            const blk = Math.floor(gl / 4);
+            const bl = Math.min(4, gc - 4 * blk);
+            const e = n === 1 ? 12 * tr * blk + u * bl * tr + (gl - 4 * blk) * tr + (k % tr) : k * kept.length + u;
+            out[row * cols + 4 * (q0 + gl) + i] = val(valuesAt + e * vb);
+          });
+          p += kept.length * vb;
         }
       }
       for (let i = 0; i < tr; i++) {
@@ -139,8 +145,8 @@ describe('packed format: bytes', () => {
     const { bytes, table } = packWeights(g, { dtype: 'f32' });
     const hex = (s: string) => s.trim().split(/\s+/).map((h) => parseInt(h, 16));
     const want = new Uint8Array(280);
-    want.set(hex('53 53 4d 43 50 41 43 4b 02 00 00 00 00 00 00 00 02 00 00 00 40 00 00 00 18 01 00 00 00 00 00 00'), 0);
-    want.set(hex('40 00 00 00 00 00 00 00 52 00 00 00 00 00 00 00 c0 00 00 00 00 00 00 00 ba 2f 60 21 00 00 00 00'), 32);
+    want.set(hex('53 53 4d 43 50 41 43 4b 03 00 00 00 00 00 00 00 02 00 00 00 40 00 00 00 18 01 00 00 00 00 00 00'), 0);
+    want.set(hex('40 00 00 00 00 00 00 00 52 00 00 00 00 00 00 00 c0 00 00 00 00 00 00 00 2e c7 29 86 00 00 00 00'), 32);
     want.set(hex('01 00 77 00 01 02 00 02 00 00 00 05 00 00 00 c0 00 00 00 00 00 00 00 1c 00 00 00 00 00 00 00 04'), 64);
     want.set(hex('00 00 00 01 00 00 00 02 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 01 00 62 00 00 01 00 02 00'), 96);
     want.set(hex('00 00 00 01 00 00 00 00 00 00 08 00 00 00 00 00 00 00'), 128);
@@ -148,8 +154,8 @@ describe('packed format: bytes', () => {
     want.set(hex('e8 00 00 00 00 00 80 3f 00 00 00 40 00 00 40 40 00 00 80 40 00 00 a0 40 00 00 c0 40'), 192);
     want.set(hex('00 00 00 3f 00 00 80 bf'), 256);
     expect([...bytes]).toEqual([...want]);
-    expect(fileChecksum(bytes)).toBe(0x21602fba);
-    expect(new DataView(bytes.buffer).getUint32(H.checksum, true)).toBe(0x21602fba);
+    expect(fileChecksum(bytes)).toBe(0x8629c72e);
+    expect(new DataView(bytes.buffer).getUint32(H.checksum, true)).toBe(0x8629c72e);
     expect(table.map((t) => [t.name, t.offset, t.size])).toEqual([['w', 192, 28], ['b', 256, 8]]);
     expect(table[0].segments).toEqual([{ firstRow: 0, rows: 2, n: 2, offset: 0, size: 28 }]);
   });
@@ -163,15 +169,32 @@ describe('packed format: bytes', () => {
     expect(t.segments!.map((s) => [s.n, s.rows, s.offset, s.size])).toEqual([[1, 2, 0, 52], [3, 1, 52, 12], [4, 1, 64, 0], [0, 1, 64, 32]]);
     const f32 = (at: number, n: number) => Array.from({ length: n }, (_, i) => new DataView(bytes.buffer).getFloat32(t.offset + at + 4 * i, true));
     // n=1 tile, one chunk of 2 groups: codes = pruned positions (g0r0, g0r1, g1r0, g1r1)
-    // in 1 byte padded to 4; then group 0 of rows 0 and 1, group 1 of rows 0 and 1.
+    // in 1 byte padded to 4; then one block of 2 groups: the first kept values of (g0r0,
+    // g0r1, g1r0, g1r1), then the second ones, then the third ones.
     expect([...bytes.subarray(t.offset, t.offset + 4)]).toEqual([0 | (1 << 2) | (2 << 4) | (1 << 6), 0, 0, 0]);
-    expect(f32(4, 12)).toEqual([2, 3, 4, 1, 3, 4, 5, 6, 8, 5, 7, 8]);
+    expect(f32(4, 12)).toEqual([2, 1, 5, 5, 3, 3, 6, 7, 4, 4, 8, 8]);
     // n=3 row: kept positions (2, 1) padded to 4 bytes, then the kept values.
     expect([...bytes.subarray(t.offset + 52, t.offset + 56)]).toEqual([2 | (1 << 2), 0, 0, 0]);
     expect(f32(56, 2)).toEqual([3, 6]);
     expect(f32(64, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(sameValues(unpack(readPackedWeights(bytes), 'm'), values)).toBe(true);
   });
+  it('stores n = 1 values u-major in blocks of 4 groups, the last block of a chunk shorter (one row, 5 groups)', () => {
+    // Group g prunes position g % 4 and keeps 10g + 1, 10g + 2, 10g + 3 (ascending columns).
+    const values = new Float32Array(21);
+    for (let g = 0; g < 5; g++) for (let i = 0, u = 1; i < 4; i++) if (i !== g % 4) values[4 * g + i] = 10 * g + u++;
+    values[20] = -1;
+    const { bytes, table } = packWeights(weightsGraph([{ name: 'm', shape: [1, 21], cn4: [1], values }]), { dtype: 'f32' });
+    const t = table[0];
+    // Codes 0, 1, 2, 3, 0 in 2 bytes padded to 4; 15 values; the tail.
+    expect(t.size).toBe(4 + 60 + 4);
+    expect([...bytes.subarray(t.offset, t.offset + 4)]).toEqual([0 | (1 << 2) | (2 << 4) | (3 << 6), 0, 0, 0]);
+    const dv = new DataView(bytes.buffer);
+    const got = Array.from({ length: 16 }, (_, i) => dv.getFloat32(t.offset + 4 + 4 * i, true));
+    expect(got).toEqual([1, 11, 21, 31, 2, 12, 22, 32, 3, 13, 23, 33, /* block 2: group 4 */ 41, 42, 43, -1]);
+    expect(sameValues(unpack(readPackedWeights(bytes), 'm'), values)).toBe(true);
+  });
+
   it('stores the codes of each chunk before its values, the tail after the last chunk (n = 3, two chunks)', () => {
     // 2 rows of 261 columns: G = 65 groups = chunks of 64 and 1, w = 1. Row r, group g keeps
     // position (g + r) % 4 holding 100r + g + 1; the tail holds -(r + 1).
@@ -247,7 +270,7 @@ describe('packed format: bytes', () => {
 
 describe('packed format: tile and chunk sizes', () => {
   it('match the formulas of the spec, worked by hand', () => {
-    expect(VERSION).toBe(2);
+    expect(VERSION).toBe(3);
     expect(CHUNK_GROUPS).toEqual([0, 64, 32, 64, 0]);
     // A full chunk of 4 rows has 64 bytes of codes whatever n (16 bytes per row).
     for (const n of [1, 2, 3]) for (const t of [1, 3, 4]) expect(chunkBytes(t, CHUNK_GROUPS[n], n, 4).codes).toBe(16 * t);
@@ -455,8 +478,8 @@ describe('packed format: corrupt files', () => {
     let b = base.slice();
     b[0] = 0x58;
     expect([err(b).code, err(b).location?.offset]).toEqual(['E_MAGIC', 0]);
-    expect(new DataView(base.buffer).getUint32(H.version, true)).toBe(2);
-    for (const v of [1, 3, 0]) {
+    expect(new DataView(base.buffer).getUint32(H.version, true)).toBe(3);
+    for (const v of [1, 2, 4, 0]) {
       b = base.slice();
       b[H.version] = v;
       expect([err(resum(b)).code, err(resum(b)).location?.offset]).toEqual(['E_VERSION', H.version]);
@@ -464,6 +487,8 @@ describe('packed format: corrupt files', () => {
     b = base.slice();
     b[H.version] = 1;
     expect(err(resum(b)).message).toMatch(/version 1 is not supported .*repack/);
+    b[H.version] = 2;
+    expect(err(resum(b)).message).toMatch(/version 2 is not supported .*n=1 values group by group; repack/);
     b = base.slice();
     b[300] ^= 1;
     expect([err(b).code, err(b).location?.offset]).toEqual(['E_CHECKSUM', H.checksum]);

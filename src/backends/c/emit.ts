@@ -130,20 +130,17 @@ const TILE_ROWS = 4;
 
 /**
  * Lane masks of a C_n^4 group of 4 rows (row i in bits 4i..4i+3) by code byte, for
- * n = 1 (code: the pruned position) and n = 3 (the kept one): ssmc_cn4.h's AVX-512
- * kernels expand a group's kept values with it.
+ * n = 3 (code: the kept position) and n = 2 (two rows' two kept positions): ssmc_cn4.h's
+ * AVX-512 kernels expand a group's kept values with it (n = 1 values are not stored by
+ * group, so n = 1 has no table).
  */
-function groupMasks(n: 1 | 2 | 3): string {
+function groupMasks(n: 2 | 3): string {
   const out: string[] = [];
   for (let c = 0; c < 256; c++) {
     let m = 0;
-    // n = 1 and 3: four rows' 2-bit codes; n = 2: two rows' 4-bit codes (a byte's worth).
+    // n = 3: four rows' 2-bit codes; n = 2: two rows' 4-bit codes (a byte's worth).
     if (n === 2) for (let i = 0; i < 2; i++) m |= keepMask2((c >> (4 * i)) & 15) << (4 * i);
-    else
-      for (let i = 0; i < 4; i++) {
-        const code = (c >> (2 * i)) & 3;
-        m |= (n === 1 ? 15 & ~(1 << code) : 1 << code) << (4 * i);
-      }
+    else for (let i = 0; i < 4; i++) m |= (1 << ((c >> (2 * i)) & 3)) << (4 * i);
     out.push(`0x${m.toString(16).padStart(4, '0')}`);
   }
   return out.join(', ');
@@ -153,44 +150,25 @@ function groupMasks(n: 1 | 2 | 3): string {
 const keepMask2 = (code: number): number => (1 << (code & 3)) | (1 << (code >> 2));
 
 /**
- * Byte shuffles for f16 C_n^4 groups (AVX-512 kernels): two rows' codes -> the vpshufb
- * control that puts each kept binary16 value of the two rows on its position (0x80:
- * zero). n = 2: by the code byte (row 2j in the low nibble, 2 values a row, 256
- * entries); n = 1: by the two 2-bit pruned positions (3 values a row, 16 entries).
+ * Byte shuffles for f16 C_n^4 n = 2 groups (AVX-512 kernels): by the code byte of two rows
+ * (row 2j in the low nibble), the vpshufb control that puts each of their kept binary16
+ * values (2 a row) on its position (0x80: zero).
  */
-function f16Shuffles(n: 1 | 2): string[] {
-  const kept = 4 - n;
+function f16Shuffles2(): string[] {
   const out: string[] = [];
-  for (let b = 0; b < (n === 2 ? 256 : 16); b++) {
+  for (let b = 0; b < 256; b++) {
     const ctl: number[] = [];
     for (let r = 0; r < 2; r++) {
-      const keep = n === 2 ? keepMask2((b >> (4 * r)) & 15) : 15 & ~(1 << ((b >> (2 * r)) & 3));
+      const keep = keepMask2((b >> (4 * r)) & 15);
       let k = 0;
       for (let l = 0; l < 4; l++) {
-        if ((keep >> l) & 1 && k < kept) {
-          const src = 2 * (kept * r + k++);
+        if ((keep >> l) & 1 && k < 2) {
+          const src = 2 * (2 * r + k++);
           ctl.push(src, src + 1);
         } else ctl.push(0x80, 0x80);
       }
     }
     out.push(ctl.map((v) => `0x${v.toString(16).padStart(2, '0')}`).join(', '));
-  }
-  return out;
-}
-
-/**
- * f32 C_n^4 groups with n = 1 (AVX-512): by code byte, the source lane (0..11) of each
- * of the 16 lanes among the group's 12 kept values (pruned lanes 0, masked off).
- */
-function f32Index1(): string[] {
-  const out: string[] = [];
-  for (let b = 0; b < 256; b++) {
-    const idx: number[] = [];
-    for (let r = 0; r < 4; r++) {
-      const code = (b >> (2 * r)) & 3;
-      for (let l = 0; l < 4; l++) idx.push(l === code ? 0 : 3 * r + l - (l > code ? 1 : 0));
-    }
-    out.push(idx.join(', '));
   }
   return out;
 }
@@ -404,10 +382,8 @@ export function emitC(input: Graph, opts: CEmitOptions = {}): CModule {
       { suf: 'f16', wt: 'uint16_t', vb: 2 },
     ],
     segTables,
-    mask16: [groupMasks(1), groupMasks(3), groupMasks(2)],
-    shuf1: f16Shuffles(1),
-    shuf2: f16Shuffles(2),
-    idx1: f32Index1(),
+    mask16: [groupMasks(3), groupMasks(2)],
+    shuf2: f16Shuffles2(),
     kernels,
     decode: dplan,
     prefillBody: shared.body,

@@ -8,7 +8,7 @@
 //                    zero-padded), so an n = 2 texel is 2 groups, an n = 3 texel 4
 //                    groups, 3 n = 1 texels 4 groups, an n = 0 texel 1 group;
 //   texel vt:        the w tail values (only when w > 0), zero-padded;
-//   codes:           G codes of bits(n) bits (the packed format's version 2 codes:
+//   codes:           G codes of bits(n) bits (the packed format's version 3 codes:
 //                    n = 2 two 2-bit kept positions), LSB-first, in a separate byte
 //                    buffer, each row padded to whole 32-bit words (gathered from the
 //                    packed tile's chunks by cod_cn4).
@@ -20,14 +20,21 @@
 // device when the model is opened, from the packed bytes.
 import { SsmcError } from '../../errors.ts';
 import type { PackedTensorInfo } from '../packed/index.ts';
-import { CHUNK_GROUPS, CODE_BITS, rowGroups, tileBytes, valueBytes } from '../packed/index.ts';
+import { CHUNK_GROUPS, CODE_BITS, N1_BLOCK, rowGroups, tileBytes, valueBytes } from '../packed/index.ts';
 
 /**
- * Groups per chunk of a packed tile (version 2) as the kernels compute them (prelude:
+ * Groups per chunk of a packed tile (version 3) as the kernels compute them (prelude:
  * ssmc_cn4_sh, 1 << 6 for n = 1 and 3, 1 << 5 for n = 2, 16 t code bytes per full
  * chunk); checked against the format's CHUNK_GROUPS when a layout is made.
  */
 export const KERNEL_CHUNK_GROUPS: readonly number[] = [0, 64, 32, 64, 0];
+
+/**
+ * Groups per block of n = 1 values (u-major inside a block) as the kernels compute them
+ * (prelude: ssmc_cn4_group, linear_cn4); checked against the format's N1_BLOCK with the
+ * chunks.
+ */
+export const KERNEL_N1_BLOCK = 4;
 
 /** Widest compact image (texels): a power of two below every OpenCL 1.2 device's minimum 8192. */
 export const IMAGE_WIDTH = 4096;
@@ -80,6 +87,7 @@ export function cn4ImageLayout(w: PackedTensorInfo): Cn4ImageLayout {
   for (let n = 1; n <= 3; n++) {
     if (CHUNK_GROUPS[n] !== KERNEL_CHUNK_GROUPS[n] || (CHUNK_GROUPS[n] * CODE_BITS[n]) / 8 !== 16) throw new SsmcError('E_INTERNAL', `OpenCL backend: the kernels read chunks of ${KERNEL_CHUNK_GROUPS[n]} groups at n = ${n}, the packed format has ${CHUNK_GROUPS[n]}`);
   }
+  if (N1_BLOCK !== KERNEL_N1_BLOCK) throw new SsmcError('E_INTERNAL', `OpenCL backend: the kernels read n = 1 values in blocks of ${KERNEL_N1_BLOCK} groups, the packed format has ${N1_BLOCK}`);
   const K = w.shape[1];
   const { groups, tail } = rowGroups(K);
   const vb = valueBytes(w.dtype);

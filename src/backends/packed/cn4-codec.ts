@@ -1,13 +1,14 @@
 // Encoding and decoding of one cn4 tile (t rows of one segment, interleaved). The full
 // groups are split into chunks (format.ts: tileChunks); each chunk holds one code per
-// (group, row), group-major, packed LSB-first and padded to 4 bytes, then for each group,
-// for each row of the tile, the kept values of that group in ascending position. After
-// the chunks come each row's K % 4 tail values (dense). n = 0 has no chunks: the values
-// of all groups, then the tail. See specs/packed-weights.md, section 5.
+// (group, row), group-major, packed LSB-first and padded to 4 bytes, then the kept
+// values of every (group, row), in ascending position, placed by format.ts's valueIndex
+// (side by side, or for n = 1 u-major in blocks of 4 groups). After the chunks come
+// each row's K % 4 tail values (dense). n = 0 has no chunks: the values of all groups,
+// then the tail. See specs/packed-weights.md, section 5.
 import { SsmcError } from '../../errors.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../util/half.ts';
 import type { PackedDType, TileChunk } from './format.ts';
-import { CODE_BITS, rowGroups, tileBytes, tileChunks, valueBytes } from './format.ts';
+import { CODE_BITS, rowGroups, tileBytes, tileChunks, valueBytes, valueIndex } from './format.ts';
 
 /** Little-endian value access at byte offsets, in the file's value dtype. */
 export interface ValueIO {
@@ -97,7 +98,7 @@ export function encodeTile(src: Float32Array, tile: TileRef, io: ValueIO, at: nu
   const vb = valueBytes(io.dtype);
   const bits = CODE_BITS[n];
   for (const c of stretches(t, cols, n, vb)) {
-    let v = at + c.valuesOffset;
+    const v0 = at + c.valuesOffset;
     let bit = 0;
     for (let g = c.firstGroup; g < c.firstGroup + c.groups; g++) {
       for (let r = 0; r < t; r++) {
@@ -110,11 +111,8 @@ export function encodeTile(src: Float32Array, tile: TileRef, io: ValueIO, at: nu
           });
         }
         const mask = keepMask(n, code);
-        for (let i = 0; i < 4; i++) {
-          if (mask & (1 << i)) {
-            put(io, v, src[o + i]);
-            v += vb;
-          }
+        for (let i = 0, u = 0; i < 4; i++) {
+          if (mask & (1 << i)) put(io, v0 + valueIndex(n, t, c.groups, g - c.firstGroup, r, u++) * vb, src[o + i]);
         }
         if (bits > 0) {
           const byte = at + c.codesOffset + (bit >> 3);
@@ -143,7 +141,7 @@ export function decodeTile(dst: Float32Array, tile: TileRef, io: ValueIO, at: nu
   const vb = valueBytes(io.dtype);
   const bits = CODE_BITS[n];
   for (const c of stretches(t, cols, n, vb)) {
-    let v = at + c.valuesOffset;
+    const v0 = at + c.valuesOffset;
     let bit = 0;
     for (let g = c.firstGroup; g < c.firstGroup + c.groups; g++) {
       for (let r = 0; r < t; r++) {
@@ -156,11 +154,8 @@ export function decodeTile(dst: Float32Array, tile: TileRef, io: ValueIO, at: nu
         const mask = keepMask(n, code);
         if (mask < 0) return byte;
         const o = (row + r) * cols + 4 * g;
-        for (let i = 0; i < 4; i++) {
-          if (mask & (1 << i)) {
-            dst[o + i] = get(io, v);
-            v += vb;
-          }
+        for (let i = 0, u = 0; i < 4; i++) {
+          if (mask & (1 << i)) dst[o + i] = get(io, v0 + valueIndex(n, t, c.groups, g - c.firstGroup, r, u++) * vb);
         }
       }
     }

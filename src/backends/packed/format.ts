@@ -5,12 +5,14 @@
 /** Bytes 0..7 of every file. */
 export const MAGIC = 'SSMCPACK';
 /**
- * Version 2 stores each tile as chunks (codes, then values) and the n = 2 code as two
- * positions; version 1 files (codes after all values, n = 2 keep-masks) are rejected.
+ * Version 3 stores each tile as chunks (codes, then values), the n = 2 code as two
+ * positions, and n = 1 values u-major in blocks of 4 groups (valueIndex). Version 1
+ * (codes after all values, n = 2 keep-masks) and version 2 (n = 1 values group by
+ * group) files are rejected.
  */
-export const VERSION = 2;
+export const VERSION = 3;
 export const HEADER_SIZE = 64;
-/** No flag bits are defined in version 2; a reader rejects any it does not know. */
+/** No flag bits are defined in version 3; a reader rejects any it does not know. */
 export const KNOWN_FLAGS = 0;
 /** Alignment of every tensor's data (a power of two, 16..4096; the writer's default). */
 export const DEFAULT_ALIGNMENT = 64;
@@ -94,6 +96,25 @@ export interface PackedTensorInfo {
 }
 
 export const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+/** Groups per block of n = 1 values (stored u-major inside a block; see valueIndex). */
+export const N1_BLOCK = 4;
+
+/**
+ * Index, among the values of a chunk of `gc` groups of a tile of `t` rows, of the u-th
+ * kept value of row i in the chunk's group gl. n = 1: the chunk's groups form blocks of
+ * N1_BLOCK (the last may hold fewer, b); a block stores every (group, row)'s first kept
+ * value, then every second, then every third, each group-major and row-minor, so a
+ * 16-lane vector of a 4-row tile holds one u of 4 groups (what the decode kernels want).
+ * Other n: group-major, row-minor, the kept values of a (group, row) side by side.
+ */
+export function valueIndex(n: number, t: number, gc: number, gl: number, i: number, u: number): number {
+  const kept = 4 - n;
+  if (n !== 1) return (gl * t + i) * kept + u;
+  const j = Math.floor(gl / N1_BLOCK);
+  const b = Math.min(N1_BLOCK, gc - j * N1_BLOCK);
+  return j * N1_BLOCK * t * kept + (u * b + (gl - j * N1_BLOCK)) * t + i;
+}
 
 /** Full groups of 4 and the dense tail of a row of K columns. */
 export function rowGroups(cols: number): { groups: number; tail: number } {

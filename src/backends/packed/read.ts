@@ -49,7 +49,7 @@ export function readPackedWeights(bytes: Uint8Array, file = '<packed>', opts: Re
   const version = view.getUint32(H.version, true);
   if (version !== VERSION) {
     // Version 1 is the likeliest stale file: say why it cannot be read, not just that.
-    const why = version === 1 ? ' (version 1 stored codes after the values and n=2 codes as keep-masks; repack the weights)' : '';
+    const why = version === 1 ? ' (version 1 stored codes after the values and n=2 codes as keep-masks; repack the weights)' : version === 2 ? ' (version 2 stored n=1 values group by group; repack the weights)' : '';
     fail('E_VERSION', H.version, `version ${version} is not supported (this reader knows ${VERSION})${why}`);
   }
   const flags = view.getUint32(H.flags, true);

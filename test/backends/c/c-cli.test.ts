@@ -98,13 +98,13 @@ describe('ssmc compile --target c', () => {
     const r2 = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x')]);
     expect(r2.status).toBe(1);
     expect(r2.stderr).toMatch(/does not match model\.c: tensor 0 \(embedding\): dtype differs/);
-    // A file of packed-format version 1 (tiles laid out differently) is refused by its version.
-    const v1 = readFileSync(join(other, 'weights.bin'));
-    v1.writeUInt32LE(1, 8);
-    writeFileSync(join(dir, 'weights.bin'), v1);
+    // A file of packed-format version 2 (n = 1 values laid out by group) is refused by its version.
+    const v2 = readFileSync(join(other, 'weights.bin'));
+    v2.writeUInt32LE(2, 8);
+    writeFileSync(join(dir, 'weights.bin'), v2);
     const r3 = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x'), '--no-verify']);
     expect(r3.status).toBe(1);
-    expect(r3.stderr).toMatch(/unsupported weights file version \(this runtime reads version 2; recompile the model\)/);
+    expect(r3.stderr).toMatch(/unsupported weights file version \(this runtime reads version 3; recompile the model\)/);
   });
 
   it('a compiler error shows the compiler\'s message', () => {

@@ -108,33 +108,54 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 4];
   const float *xr = NULL;
+#if SSMC_X86 == 512 || SSMC_NEON
+  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  float xr1[3 * 4 + 48];
+  int have1 = 0;
+#endif
 #if SSMC_X86 == 512
-  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
-  float xr2[2 * 4 + 16], xr3[3 * 4 + 16];
-  int have2 = 0, have3 = 0;
+  float xr2[2 * 4 + 16];
+  int have2 = 0;
 #endif
   for (int sg = 0; sg < 15; sg++) {
     const ssmc_seg *s = &segs_w2[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512 || SSMC_NEON
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
+      if (!have1) ssmc_expand_x1(a->x, 4, xr1), have1 = 1;
+      xr = xr1;
+    }
+#endif
 #if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
-      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 4, 2, xr2), have2 = 1;
-      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 4, 3, xr3), have3 = 1;
-      xr = s->n == 2 ? xr2 : xr3;
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
+      if (!have2) ssmc_expand_x2(a->x, 4, xr2), have2 = 1;
+      xr = xr2;
     }
 #endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
-     * dense rows' bandwidth, n = 1 71 -> 79%. */
+     * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
+     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
     const int half = (hi - lo + 1) / 2;
-    for (int q = 0; q < hi - lo; q++) {
-      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
-      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
-      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, xr, a->T, a->y + r, 16, a->b ? a->b + r : NULL, scratch);
+#define SSMC_TILE(J, P, R, T)                                                                          \
+  const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
+  const uint8_t *P = base + s->offset + (size_t)((J) - s->tile0) * s->tile_bytes
+    for (int q = 0; q < half; q++) {
+      SSMC_TILE(lo + q, pa, ra, ta);
+      if (lo + half + q < hi) {
+        SSMC_TILE(lo + half + q, pb, rb, tb);
+        if (a->T == 1 && ta == 4 && tb == 4) {
+          ssmc_cn4_pair_f16(pa, pb, s->n, 4, a->x, xr, a->y + ra, a->y + rb, a->b ? a->b + ra : NULL, a->b ? a->b + rb : NULL, scratch);
+          continue;
+        }
+        ssmc_cn4_tile_f16(pa, s->n, ta, 4, a->x, xr, a->T, a->y + ra, 16, a->b ? a->b + ra : NULL, scratch);
+        ssmc_cn4_tile_f16(pb, s->n, tb, 4, a->x, xr, a->T, a->y + rb, 16, a->b ? a->b + rb : NULL, scratch);
+      } else
+        ssmc_cn4_tile_f16(pa, s->n, ta, 4, a->x, xr, a->T, a->y + ra, 16, a->b ? a->b + ra : NULL, scratch);
     }
+#undef SSMC_TILE
   }
 }
 /* Prefill of at least a vector of tokens, vector builds: blocks of up to
@@ -182,33 +203,54 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 8];
   const float *xr = NULL;
+#if SSMC_X86 == 512 || SSMC_NEON
+  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  float xr1[3 * 8 + 48];
+  int have1 = 0;
+#endif
 #if SSMC_X86 == 512
-  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
-  float xr2[2 * 8 + 16], xr3[3 * 8 + 16];
-  int have2 = 0, have3 = 0;
+  float xr2[2 * 8 + 16];
+  int have2 = 0;
 #endif
   for (int sg = 0; sg < 2; sg++) {
     const ssmc_seg *s = &segs_w5[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512 || SSMC_NEON
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
+      if (!have1) ssmc_expand_x1(a->x, 8, xr1), have1 = 1;
+      xr = xr1;
+    }
+#endif
 #if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
-      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 8, 2, xr2), have2 = 1;
-      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 8, 3, xr3), have3 = 1;
-      xr = s->n == 2 ? xr2 : xr3;
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
+      if (!have2) ssmc_expand_x2(a->x, 8, xr2), have2 = 1;
+      xr = xr2;
     }
 #endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
-     * dense rows' bandwidth, n = 1 71 -> 79%. */
+     * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
+     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
     const int half = (hi - lo + 1) / 2;
-    for (int q = 0; q < hi - lo; q++) {
-      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
-      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
-      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, xr, a->T, a->y + r, 5, a->b ? a->b + r : NULL, scratch);
+#define SSMC_TILE(J, P, R, T)                                                                          \
+  const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
+  const uint8_t *P = base + s->offset + (size_t)((J) - s->tile0) * s->tile_bytes
+    for (int q = 0; q < half; q++) {
+      SSMC_TILE(lo + q, pa, ra, ta);
+      if (lo + half + q < hi) {
+        SSMC_TILE(lo + half + q, pb, rb, tb);
+        if (a->T == 1 && ta == 4 && tb == 4) {
+          ssmc_cn4_pair_f16(pa, pb, s->n, 8, a->x, xr, a->y + ra, a->y + rb, a->b ? a->b + ra : NULL, a->b ? a->b + rb : NULL, scratch);
+          continue;
+        }
+        ssmc_cn4_tile_f16(pa, s->n, ta, 8, a->x, xr, a->T, a->y + ra, 5, a->b ? a->b + ra : NULL, scratch);
+        ssmc_cn4_tile_f16(pb, s->n, tb, 8, a->x, xr, a->T, a->y + rb, 5, a->b ? a->b + rb : NULL, scratch);
+      } else
+        ssmc_cn4_tile_f16(pa, s->n, ta, 8, a->x, xr, a->T, a->y + ra, 5, a->b ? a->b + ra : NULL, scratch);
     }
+#undef SSMC_TILE
   }
 }
 /* Prefill of at least a vector of tokens, vector builds: blocks of up to
@@ -256,33 +298,54 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 1];
   const float *xr = NULL;
+#if SSMC_X86 == 512 || SSMC_NEON
+  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  float xr1[3 * 1 + 48];
+  int have1 = 0;
+#endif
 #if SSMC_X86 == 512
-  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
-  float xr2[2 * 1 + 16], xr3[3 * 1 + 16];
-  int have2 = 0, have3 = 0;
+  float xr2[2 * 1 + 16];
+  int have2 = 0;
 #endif
   for (int sg = 0; sg < 8; sg++) {
     const ssmc_seg *s = &segs_w6[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512 || SSMC_NEON
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
+      if (!have1) ssmc_expand_x1(a->x, 1, xr1), have1 = 1;
+      xr = xr1;
+    }
+#endif
 #if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
-      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 1, 2, xr2), have2 = 1;
-      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 1, 3, xr3), have3 = 1;
-      xr = s->n == 2 ? xr2 : xr3;
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
+      if (!have2) ssmc_expand_x2(a->x, 1, xr2), have2 = 1;
+      xr = xr2;
     }
 #endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
-     * dense rows' bandwidth, n = 1 71 -> 79%. */
+     * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
+     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
     const int half = (hi - lo + 1) / 2;
-    for (int q = 0; q < hi - lo; q++) {
-      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
-      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
-      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 1, a->x, xr, a->T, a->y + r, 8, a->b ? a->b + r : NULL, scratch);
+#define SSMC_TILE(J, P, R, T)                                                                          \
+  const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
+  const uint8_t *P = base + s->offset + (size_t)((J) - s->tile0) * s->tile_bytes
+    for (int q = 0; q < half; q++) {
+      SSMC_TILE(lo + q, pa, ra, ta);
+      if (lo + half + q < hi) {
+        SSMC_TILE(lo + half + q, pb, rb, tb);
+        if (a->T == 1 && ta == 4 && tb == 4) {
+          ssmc_cn4_pair_f16(pa, pb, s->n, 1, a->x, xr, a->y + ra, a->y + rb, a->b ? a->b + ra : NULL, a->b ? a->b + rb : NULL, scratch);
+          continue;
+        }
+        ssmc_cn4_tile_f16(pa, s->n, ta, 1, a->x, xr, a->T, a->y + ra, 8, a->b ? a->b + ra : NULL, scratch);
+        ssmc_cn4_tile_f16(pb, s->n, tb, 1, a->x, xr, a->T, a->y + rb, 8, a->b ? a->b + rb : NULL, scratch);
+      } else
+        ssmc_cn4_tile_f16(pa, s->n, ta, 1, a->x, xr, a->T, a->y + ra, 8, a->b ? a->b + ra : NULL, scratch);
     }
+#undef SSMC_TILE
   }
 }
 /* Prefill of at least a vector of tokens, vector builds: blocks of up to
@@ -330,33 +393,54 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 8];
   const float *xr = NULL;
+#if SSMC_X86 == 512 || SSMC_NEON
+  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  float xr1[3 * 8 + 48];
+  int have1 = 0;
+#endif
 #if SSMC_X86 == 512
-  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
-  float xr2[2 * 8 + 16], xr3[3 * 8 + 16];
-  int have2 = 0, have3 = 0;
+  float xr2[2 * 8 + 16];
+  int have2 = 0;
 #endif
   for (int sg = 0; sg < 4; sg++) {
     const ssmc_seg *s = &segs_w10[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512 || SSMC_NEON
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
+      if (!have1) ssmc_expand_x1(a->x, 8, xr1), have1 = 1;
+      xr = xr1;
+    }
+#endif
 #if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
-      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 8, 2, xr2), have2 = 1;
-      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 8, 3, xr3), have3 = 1;
-      xr = s->n == 2 ? xr2 : xr3;
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
+      if (!have2) ssmc_expand_x2(a->x, 8, xr2), have2 = 1;
+      xr = xr2;
     }
 #endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
-     * dense rows' bandwidth, n = 1 71 -> 79%. */
+     * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
+     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
     const int half = (hi - lo + 1) / 2;
-    for (int q = 0; q < hi - lo; q++) {
-      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
-      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
-      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 8, a->x, xr, a->T, a->y + r, 4, a->b ? a->b + r : NULL, scratch);
+#define SSMC_TILE(J, P, R, T)                                                                          \
+  const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
+  const uint8_t *P = base + s->offset + (size_t)((J) - s->tile0) * s->tile_bytes
+    for (int q = 0; q < half; q++) {
+      SSMC_TILE(lo + q, pa, ra, ta);
+      if (lo + half + q < hi) {
+        SSMC_TILE(lo + half + q, pb, rb, tb);
+        if (a->T == 1 && ta == 4 && tb == 4) {
+          ssmc_cn4_pair_f16(pa, pb, s->n, 8, a->x, xr, a->y + ra, a->y + rb, a->b ? a->b + ra : NULL, a->b ? a->b + rb : NULL, scratch);
+          continue;
+        }
+        ssmc_cn4_tile_f16(pa, s->n, ta, 8, a->x, xr, a->T, a->y + ra, 4, a->b ? a->b + ra : NULL, scratch);
+        ssmc_cn4_tile_f16(pb, s->n, tb, 8, a->x, xr, a->T, a->y + rb, 4, a->b ? a->b + rb : NULL, scratch);
+      } else
+        ssmc_cn4_tile_f16(pa, s->n, ta, 8, a->x, xr, a->T, a->y + ra, 4, a->b ? a->b + ra : NULL, scratch);
     }
+#undef SSMC_TILE
   }
 }
 /* Prefill of at least a vector of tokens, vector builds: blocks of up to
@@ -404,33 +488,54 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 4];
   const float *xr = NULL;
+#if SSMC_X86 == 512 || SSMC_NEON
+  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  float xr1[3 * 4 + 48];
+  int have1 = 0;
+#endif
 #if SSMC_X86 == 512
-  /* x expanded for the n = 1 and 2 decode tiles, once per call and n. */
-  float xr2[2 * 4 + 16], xr3[3 * 4 + 16];
-  int have2 = 0, have3 = 0;
+  float xr2[2 * 4 + 16];
+  int have2 = 0;
 #endif
   for (int sg = 0; sg < 6; sg++) {
     const ssmc_seg *s = &segs_w0[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
+#if SSMC_X86 == 512 || SSMC_NEON
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
+      if (!have1) ssmc_expand_x1(a->x, 4, xr1), have1 = 1;
+      xr = xr1;
+    }
+#endif
 #if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && (s->n == 1 || s->n == 2)) {
-      if (s->n == 2 && !have2) ssmc_expand_x(a->x, 4, 2, xr2), have2 = 1;
-      if (s->n == 1 && !have3) ssmc_expand_x(a->x, 4, 3, xr3), have3 = 1;
-      xr = s->n == 2 ? xr2 : xr3;
+    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
+      if (!have2) ssmc_expand_x2(a->x, 4, xr2), have2 = 1;
+      xr = xr2;
     }
 #endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
-     * dense rows' bandwidth, n = 1 71 -> 79%. */
+     * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
+     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
     const int half = (hi - lo + 1) / 2;
-    for (int q = 0; q < hi - lo; q++) {
-      const int j = lo + ((q & 1) ? half + q / 2 : q / 2);
-      const int first = 4 * (j - s->tile0), r = s->row + first, t = s->rows - first < 4 ? s->rows - first : 4;
-      const uint8_t *p = base + s->offset + (size_t)(j - s->tile0) * s->tile_bytes;
-      ssmc_cn4_tile_f16(p, s->n, t, 4, a->x, xr, a->T, a->y + r, 6, a->b ? a->b + r : NULL, scratch);
+#define SSMC_TILE(J, P, R, T)                                                                          \
+  const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
+  const uint8_t *P = base + s->offset + (size_t)((J) - s->tile0) * s->tile_bytes
+    for (int q = 0; q < half; q++) {
+      SSMC_TILE(lo + q, pa, ra, ta);
+      if (lo + half + q < hi) {
+        SSMC_TILE(lo + half + q, pb, rb, tb);
+        if (a->T == 1 && ta == 4 && tb == 4) {
+          ssmc_cn4_pair_f16(pa, pb, s->n, 4, a->x, xr, a->y + ra, a->y + rb, a->b ? a->b + ra : NULL, a->b ? a->b + rb : NULL, scratch);
+          continue;
+        }
+        ssmc_cn4_tile_f16(pa, s->n, ta, 4, a->x, xr, a->T, a->y + ra, 6, a->b ? a->b + ra : NULL, scratch);
+        ssmc_cn4_tile_f16(pb, s->n, tb, 4, a->x, xr, a->T, a->y + rb, 6, a->b ? a->b + rb : NULL, scratch);
+      } else
+        ssmc_cn4_tile_f16(pa, s->n, ta, 4, a->x, xr, a->T, a->y + ra, 6, a->b ? a->b + ra : NULL, scratch);
     }
+#undef SSMC_TILE
   }
 }
 int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *sin, float *const *sout, float *logits) {
