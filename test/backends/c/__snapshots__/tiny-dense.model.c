@@ -617,21 +617,8 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
   }
   /* %l0.xc, %conv.0.next = ssm.conv1d_step(%conv.0, %l0.x0, @l0.conv.weight, @l0.conv.bias) */
   {
-    const float *si = sin[0];
-    float *so = sout[0];
-    const float *w = ((const float *)m->w[3]);
-    const float *bias = ((const float *)m->w[4]);
-    for (int t = 0; t < 1; t++)
-      for (int c = 0; c < 8; c++) {
-        /* the window before token t: the input state for the first, so after it */
-        const float *wi = (t ? so : si) + c * 3;
-        float *win = so + c * 3;
-        for (int j = 0; j < 3 - 1; j++) win[j] = wi[j + 1];
-        win[3 - 1] = v3[(size_t)t * 8 + c];
-        double acc = 0.0;
-        for (int j = 0; j < 3; j++) acc += (double)w[c * 3 + j] * win[j];
-        v5[(size_t)t * 8 + c] = (float)(bias ? acc + bias[c] : acc);
-      }
+    float wT[8 * 3];
+    ssmc_conv1d(sin[0], sout[0], v3, ((const float *)m->w[3]), ((const float *)m->w[4]), v5, 1, 8, 3, wT);
   }
   /* %l0.x = ew.silu(%l0.xc) */
   ssmc_silu_n(v5, v6, 8);
@@ -657,7 +644,7 @@ int ssmc_model_decode(ssmc_model *m, const int32_t *tokens, const float *const *
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
       const float *Si = t ? S : si; /* the state before token t (no copy into S first) */
-      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(Si + c * 2, S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
+      ssmc_scan_token(Si, S, A, B, C, dt, xt, y, 8, 2);
     }
   }
   /* %l0.dx = ew.mul(%l0.x, @l0.D) */
@@ -746,21 +733,8 @@ static int ssmc_model_prefill_body(ssmc_model *m, int T, const int32_t *tokens, 
   }
   /* %l0.xc, %conv.0.next = ssm.conv1d(%conv.0, %l0.x0, @l0.conv.weight, @l0.conv.bias) */
   {
-    const float *si = sin[0];
-    float *so = sout[0];
-    const float *w = ((const float *)m->w[3]);
-    const float *bias = ((const float *)m->w[4]);
-    for (int t = 0; t < T; t++)
-      for (int c = 0; c < 8; c++) {
-        /* the window before token t: the input state for the first, so after it */
-        const float *wi = (t ? so : si) + c * 3;
-        float *win = so + c * 3;
-        for (int j = 0; j < 3 - 1; j++) win[j] = wi[j + 1];
-        win[3 - 1] = v3[(size_t)t * 8 + c];
-        double acc = 0.0;
-        for (int j = 0; j < 3; j++) acc += (double)w[c * 3 + j] * win[j];
-        v5[(size_t)t * 8 + c] = (float)(bias ? acc + bias[c] : acc);
-      }
+    float wT[8 * 3];
+    ssmc_conv1d(sin[0], sout[0], v3, ((const float *)m->w[3]), ((const float *)m->w[4]), v5, T, 8, 3, wT);
   }
   /* %l0.x = ew.silu(%l0.xc) */
   ssmc_silu_n(v5, v6, T * 8);
@@ -786,7 +760,7 @@ static int ssmc_model_prefill_body(ssmc_model *m, int T, const int32_t *tokens, 
       const float *B = v9 + (size_t)t * 2, *C = v10 + (size_t)t * 2;
       float *y = v13 + (size_t)t * 8;
       const float *Si = t ? S : si; /* the state before token t (no copy into S first) */
-      for (int c = 0; c < 8; c++) y[c] = ssmc_scan_channel(Si + c * 2, S + c * 2, A + c * 2, B, C, dt[c], dt[c] * xt[c], 2);
+      ssmc_scan_token(Si, S, A, B, C, dt, xt, y, 8, 2);
     }
   }
   return 0;
