@@ -82,6 +82,23 @@ describe('ssmc compile --target c', () => {
     expect(logits.stderr).toMatch(/note: \d+ C_n\^4 weights? .*add reorder-weights/);
   });
 
+  it('the weights read into memory (2 MiB pages where Linux offers them) or mapped (--mmap) give the same logits and checks', () => {
+    const dir = outDir('load');
+    compileC(buildMambaGraph(TINY), dir, { build: { opt: '-O0' } });
+    const read = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1,2,3', '--out', join(dir, 'read.f32')]);
+    const mapped = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1,2,3', '--out', join(dir, 'mapped.f32'), '--mmap']);
+    expect([read.status, mapped.status]).toEqual([0, 0]);
+    expect(readFileSync(join(dir, 'read.f32')).equals(readFileSync(join(dir, 'mapped.f32')))).toBe(true);
+    // Both ways verify the checksum.
+    const w = readFileSync(join(dir, 'weights.bin'));
+    w[w.length - 70] ^= 0xff;
+    writeFileSync(join(dir, 'weights.bin'), w);
+    for (const extra of [[], ['--mmap']]) {
+      const r = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x'), ...extra]);
+      expect([r.status, r.stderr.includes('checksum mismatch')]).toEqual([1, true]);
+    }
+  });
+
   it('corrupt or mismatched weights are refused with a clear message', () => {
     const dir = outDir('corrupt');
     compileC(buildMambaGraph(TINY), dir, { build: { opt: '-O0' } });
