@@ -123,8 +123,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
     const m = out.type.shape[out.type.shape.length - 1];
     const rows = c.tokens(x);
     if (attr) return { partial: 'gather', ctx: { table: attr.join(', '), idx: '', m, d, rows, x: x.expr, out: out.expr } };
+    // A weight's entries were checked against d when the runtime bound the weights.
     const expr = idx.weight ? `((const int32_t *)m->w[${idx.weight.index}])` : `((const int32_t *)${idx.expr})`;
-    return { partial: 'gather', ctx: { table: '', idx: expr, m, d, rows, x: x.expr, out: out.expr } };
+    return { partial: 'gather', ctx: { table: '', idx: expr, bound: Boolean(idx.weight), m, d, rows, x: x.expr, out: out.expr } };
   },
   'ssm.conv1d_step': conv,
   'ssm.conv1d': conv,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileC, compileCached } from '../../../src/backends/c/compile.ts';
 import { emitC } from '../../../src/backends/c/emit.ts';
+import { readPackedWeights } from '../../../src/backends/packed/index.ts';
 import { buildDriver, buildWithCmake, buildWithMake, ToolchainError } from '../../../src/backends/c/toolchain.ts';
 import { buildMambaGraph } from '../../../src/frontend/mamba-graph.ts';
 import { PassManager } from '../../../src/passes/index.ts';
@@ -122,6 +123,28 @@ describe('ssmc compile --target c', () => {
     const r3 = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x'), '--no-verify']);
     expect(r3.status).toBe(1);
     expect(r3.stderr).toMatch(/unsupported weights file version \(this runtime reads version 3; recompile the model\)/);
+  });
+
+  it('gather indices out of range are refused once, when the weights are bound, naming the tensor', () => {
+    // reorder-weights leaves @*.order index tensors behind; the steps do not check them.
+    const dir = outDir('bad-index');
+    compileC(new PassManager('reorder-weights').run(annotateCn4(buildMambaGraph(TINY), 5)).graph, dir, { build: { opt: '-O0' } });
+    expect(readFileSync(join(dir, 'model.c'), 'utf8')).not.toMatch(/SSMC_E_INDEX/);
+    const good = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1,2', '--out', join(dir, 'x')]);
+    expect(good.status).toBe(0);
+    const w = readFileSync(join(dir, 'weights.bin'));
+    const tensors = readPackedWeights(w).tensors;
+    const i = tensors.findIndex((t) => t.dtype === 'i32');
+    expect(i).toBeGreaterThanOrEqual(0);
+    const t = tensors[i];
+    for (const [value, shown] of [[t.shape[0], t.shape[0]], [-1, -1]]) {
+      const bad = Buffer.from(w);
+      bad.writeInt32LE(value, t.offset + 4);
+      writeFileSync(join(dir, 'weights.bin'), bad);
+      const r = run(join(dir, 'ssmc_driver'), ['logits', '--tokens', '1', '--out', join(dir, 'x'), '--no-verify']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`tensor ${i} (${t.name}): index ${shown} at entry 1 is outside [0, ${t.shape[0]})`);
+    }
   });
 
   it('a compiler error shows the compiler\'s message', () => {

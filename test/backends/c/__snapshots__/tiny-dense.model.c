@@ -5,18 +5,18 @@
 const uint32_t ssmc_state_sizes[SSMC_N_STATE + 1] = { 24, 16, 0 };
 const char *const ssmc_state_names[SSMC_N_STATE + 1] = { "conv.0", "ssm.0", 0 };
 const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
-  { "embedding", 0, 0, 2, { 6, 4 }, 96u, 0, NULL }, /* 0 */
-  { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 1 */
-  { "l0.in_proj", 0, 0, 2, { 16, 4 }, 256u, 0, NULL }, /* 2 */
-  { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL }, /* 3 */
-  { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 4 */
-  { "l0.x_proj", 0, 0, 2, { 5, 8 }, 160u, 0, NULL }, /* 5 */
-  { "l0.dt_proj", 0, 0, 2, { 8, 1 }, 32u, 0, NULL }, /* 6 */
-  { "l0.dt_proj.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 7 */
-  { "l0.A", 0, 0, 2, { 8, 2 }, 64u, 0, NULL }, /* 8 */
-  { "l0.D", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 9 */
-  { "l0.out_proj", 0, 0, 2, { 4, 8 }, 128u, 0, NULL }, /* 10 */
-  { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 11 */
+  { "embedding", 0, 0, 2, { 6, 4 }, 96u, 0, NULL, 0u }, /* 0 */
+  { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL, 0u }, /* 1 */
+  { "l0.in_proj", 0, 0, 2, { 16, 4 }, 256u, 0, NULL, 0u }, /* 2 */
+  { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL, 0u }, /* 3 */
+  { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL, 0u }, /* 4 */
+  { "l0.x_proj", 0, 0, 2, { 5, 8 }, 160u, 0, NULL, 0u }, /* 5 */
+  { "l0.dt_proj", 0, 0, 2, { 8, 1 }, 32u, 0, NULL, 0u }, /* 6 */
+  { "l0.dt_proj.bias", 0, 0, 1, { 8 }, 32u, 0, NULL, 0u }, /* 7 */
+  { "l0.A", 0, 0, 2, { 8, 2 }, 64u, 0, NULL, 0u }, /* 8 */
+  { "l0.D", 0, 0, 1, { 8 }, 32u, 0, NULL, 0u }, /* 9 */
+  { "l0.out_proj", 0, 0, 2, { 4, 8 }, 128u, 0, NULL, 0u }, /* 10 */
+  { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL, 0u }, /* 11 */
 };
 /* y[16] = W[16,4] x (float weights, f32 accumulation): the rows [r0, r1) are
  * read as two sequential streams, the range's two halves side by side (ssmc_dot2). */

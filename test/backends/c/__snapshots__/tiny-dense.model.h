@@ -47,6 +47,9 @@ typedef struct {
   uint64_t size;
   int nseg;
   const ssmc_seg *segs;
+  /* An i32 index tensor that tensor.gather reads: every entry lies in [0, bound), which
+   * ssmc_open checks once (the steps do not). 0: no such bound. */
+  uint32_t bound;
 } ssmc_tensor_spec;
 extern const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS];
 /* State tensors (graph inputs other than the tokens), in snapshot order (one sentinel entry after). */

@@ -50,18 +50,18 @@ static const ssmc_seg segs_w10[4] = {
   { 3, 1, 1, 3, 20u, 52u },
 };
 const ssmc_tensor_spec ssmc_tensors[SSMC_N_WEIGHTS] = {
-  { "embedding", 1, 1, 2, { 6, 4 }, 40u, 6, segs_w0 }, /* 0 */
-  { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 1 */
-  { "l0.in_proj", 1, 1, 2, { 16, 4 }, 124u, 15, segs_w2 }, /* 2 */
-  { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL }, /* 3 */
-  { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 4 */
-  { "l0.x_proj", 1, 1, 2, { 5, 8 }, 32u, 2, segs_w5 }, /* 5 */
-  { "l0.dt_proj", 1, 1, 2, { 8, 1 }, 20u, 8, segs_w6 }, /* 6 */
-  { "l0.dt_proj.bias", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 7 */
-  { "l0.A", 0, 0, 2, { 8, 2 }, 64u, 0, NULL }, /* 8 */
-  { "l0.D", 0, 0, 1, { 8 }, 32u, 0, NULL }, /* 9 */
-  { "l0.out_proj", 1, 1, 2, { 4, 8 }, 36u, 4, segs_w10 }, /* 10 */
-  { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL }, /* 11 */
+  { "embedding", 1, 1, 2, { 6, 4 }, 40u, 6, segs_w0, 0u }, /* 0 */
+  { "l0.norm", 0, 0, 1, { 4 }, 16u, 0, NULL, 0u }, /* 1 */
+  { "l0.in_proj", 1, 1, 2, { 16, 4 }, 124u, 15, segs_w2, 0u }, /* 2 */
+  { "l0.conv.weight", 0, 0, 2, { 8, 3 }, 96u, 0, NULL, 0u }, /* 3 */
+  { "l0.conv.bias", 0, 0, 1, { 8 }, 32u, 0, NULL, 0u }, /* 4 */
+  { "l0.x_proj", 1, 1, 2, { 5, 8 }, 32u, 2, segs_w5, 0u }, /* 5 */
+  { "l0.dt_proj", 1, 1, 2, { 8, 1 }, 20u, 8, segs_w6, 0u }, /* 6 */
+  { "l0.dt_proj.bias", 0, 0, 1, { 8 }, 32u, 0, NULL, 0u }, /* 7 */
+  { "l0.A", 0, 0, 2, { 8, 2 }, 64u, 0, NULL, 0u }, /* 8 */
+  { "l0.D", 0, 0, 1, { 8 }, 32u, 0, NULL, 0u }, /* 9 */
+  { "l0.out_proj", 1, 1, 2, { 4, 8 }, 36u, 4, segs_w10, 0u }, /* 10 */
+  { "norm_f", 0, 0, 1, { 4 }, 16u, 0, NULL, 0u }, /* 11 */
 };
 /* Prefill of at least a vector of tokens, vector builds: blocks of up to
  * SSMC_PT_TOKENS(K) tokens transposed once per call (tokens in lanes), then every tile
