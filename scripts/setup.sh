@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: npm dependencies
 # and the system toolchains (C compiler, SIMDe, PoCL + OpenCL ICD loader and headers,
-# the aarch64 cross compiler, qemu-user). Idempotent.
+# the aarch64 cross compiler, clang (the Android NDK's compiler, built for aarch64 in the
+# tests), qemu-user). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake pkg-config libsimde-dev ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers opencl-c-headers clinfo pocl-opencl-icd gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+PKGS=(build-essential clang cmake pkg-config libsimde-dev ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers opencl-c-headers clinfo pocl-opencl-icd gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -177,6 +177,28 @@ describe('C backend (aarch64 build under qemu-user)', () => {
     differential(c, new InterpRunner(g), Int32Array.from(new TextEncoder().encode('BAPTISTA:\nGood morrow.')), F32_TOL);
   });
 
+  // The Android NDK compiles with clang: the NEON kernels built by clang for aarch64 (the
+  // GNU sysroot standing in for the NDK's, which cannot be installed here), f32 and f16,
+  // every n, on tiles of one chunk (the fixture) and of several.
+  it('built by clang (the NDK\'s compiler) equals the interpreter on C_n^4 weights of every n, f32 and f16', () => {
+    expect(toolExists('clang'), 'clang missing: run npm run setup').toBe(true);
+    const arm = { arch: 'aarch64', cc: 'clang --target=aarch64-linux-gnu', cflags: ['-Werror'], output: 'ssmc_driver.clang' } as const;
+    const fixture = annotateCn4(buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' }), 23);
+    const config = { dModel: 150, nLayer: 1, vocabSize: 11, dState: 3, dConv: 3, expand: 2, dInner: 300, dtRank: 5, tiedHead: false, convBias: true, projBias: true, normEps: 1e-5 };
+    const chunks = new PassManager('reorder-weights').run(annotateCn4(buildMambaGraph(randomCheckpoint(config, 6), { mode: 'decode' }), 29)).graph;
+    const cases: Array<[Graph, Int32Array]> = [
+      [fixture, Int32Array.from(new TextEncoder().encode('PETRUCHIO:\nI say it is the moon.'))],
+      [chunks, Int32Array.from([3, 7, 1, 10, 0, 4, 9, 2, 8, 5, 6, 3, 1, 7, 2, 9, 4, 0])],
+    ];
+    for (const [g, tokens] of cases) {
+      for (const graph of [g, castWeights(g, 'f16')]) {
+        const c = runner(build(graph, arm, 16), arm);
+        differential(c, new InterpRunner(graph), tokens, F32_TOL);
+        c.close();
+      }
+    }
+  });
+
   it('equals the interpreter on random models', () => {
     fc.assert(
       fc.property(arbCase, ({ graph, ref, tokens }) => {

@@ -22,7 +22,7 @@ process.env.SSMC_CACHE = outDir('cache-root');
 const TINY = randomCheckpoint({ dModel: 4, nLayer: 1, vocabSize: 6, dState: 2, dConv: 3, expand: 2, dInner: 8, dtRank: 1, normEps: 1e-5, tiedHead: true, convBias: true, projBias: false }, 11);
 
 describe('ssmc compile --target c', () => {
-  it('writes a folder that builds with make (native and aarch64) and CMake (native and cross aarch64), and whose driver runs', () => {
+  it('writes a folder that builds with make (native and aarch64) and CMake (native, cross aarch64 with GCC and clang), and whose driver runs', () => {
     const dir = outDir('cli');
     const r = runCliSync(['compile', FIXTURE, '--target', 'c', '--threads', '2', '-o', dir]);
     expect(r.stderr).toBe('');
@@ -48,22 +48,29 @@ describe('ssmc compile --target c', () => {
     buildWithMake(dir, { ARCH: 'aarch64', OPT: '-O1' });
     expect(readFileSync(join(dir, 'ssmc_driver')).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00])); // e_machine = EM_AARCH64
     // CMake cross-compiling for aarch64 (the path an NDK toolchain file takes: no
-    // -march=native, NEON instead of SIMDe), run under qemu: the same logits as native.
-    const a64 = buildWithCmake(dir, 'build-a64', ['-DCMAKE_SYSTEM_NAME=Linux', '-DCMAKE_SYSTEM_PROCESSOR=aarch64', '-DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc', '-DCMAKE_C_FLAGS=-O1']);
-    expect(readFileSync(a64).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00]));
-    const logitsA64 = join(dir, 'l-a64.f32');
-    const ra = spawnSync(QEMU[0], [...QEMU.slice(1), a64, 'logits', '--weights', join(dir, 'weights.bin'), '--tokens', '71,82,69', '--out', logitsA64], { encoding: 'utf8' });
-    expect(ra.status, ra.stderr).toBe(0);
+    // -march=native, NEON instead of SIMDe), with GCC and with clang given a target triple
+    // (as the NDK's toolchain file sets it), run under qemu: the same logits as native.
     const f32 = (file: string) => {
       const b = readFileSync(file);
       return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
     };
     const native = f32(logits);
-    const cross = f32(logitsA64);
-    expect(cross.length).toBe(native.length);
-    let worst = 0;
-    for (let i = 0; i < native.length; i++) worst = Math.max(worst, Math.abs(native[i] - cross[i]) / (1 + Math.abs(native[i])));
-    expect(worst).toBeLessThan(1e-4);
+    const cross = [
+      ['build-a64', ['-DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc']],
+      ['build-a64-clang', ['-DCMAKE_C_COMPILER=clang', '-DCMAKE_C_COMPILER_TARGET=aarch64-linux-gnu']],
+    ] as const;
+    for (const [build, compiler] of cross) {
+      const a64 = buildWithCmake(dir, build, ['-DCMAKE_SYSTEM_NAME=Linux', '-DCMAKE_SYSTEM_PROCESSOR=aarch64', ...compiler, '-DCMAKE_C_FLAGS=-O1']);
+      expect(readFileSync(a64).subarray(18, 20)).toEqual(Buffer.from([0xb7, 0x00]));
+      const out = join(dir, `l-${build}.f32`);
+      const ra = spawnSync(QEMU[0], [...QEMU.slice(1), a64, 'logits', '--weights', join(dir, 'weights.bin'), '--tokens', '71,82,69', '--out', out], { encoding: 'utf8' });
+      expect(ra.status, ra.stderr).toBe(0);
+      const got = f32(out);
+      expect(got.length).toBe(native.length);
+      let worst = 0;
+      for (let i = 0; i < native.length; i++) worst = Math.max(worst, Math.abs(native[i] - got[i]) / (1 + Math.abs(native[i])));
+      expect(worst, build).toBeLessThan(1e-4);
+    }
   });
 
   it('compile and --backend c note C_n^4 rows of different n left interleaved (one segment per run) and name reorder-weights; not once reordered', () => {
