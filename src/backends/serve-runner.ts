@@ -39,7 +39,7 @@ export interface ServeOptions {
 
 const OP = { quit: 0, reset: 1, step: 2, prefill: 3, save: 4, restore: 5, prefillLast: 6 } as const;
 const HELLO_MAGIC = 0x434d5353;
-const STATUS: Record<number, string> = { 1: 'I/O error', 2: 'bad weights file', 3: 'token outside the vocabulary', 4: 'bad request', 5: 'out of memory', 6: 'device error' };
+const STATUS: Record<number, string> = { 1: 'I/O error', 2: 'bad weights file', 3: 'token outside the vocabulary', 4: 'bad request', 5: 'out of memory', 6: 'device error', 8: 'gather index out of range' };
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
