@@ -109,13 +109,9 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
   float scratch[4 * 4];
   const float *xr = NULL;
 #if SSMC_X86 == 512 || SSMC_NEON
-  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 4 + 48];
   int have1 = 0;
-#endif
-#if SSMC_X86 == 512
-  float xr2[2 * 4 + 16];
-  int have2 = 0;
 #endif
   for (int sg = 0; sg < 15; sg++) {
     const ssmc_seg *s = &segs_w2[sg];
@@ -127,17 +123,11 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
       xr = xr1;
     }
 #endif
-#if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
-      if (!have2) ssmc_expand_x2(a->x, 4, xr2), have2 = 1;
-      xr = xr2;
-    }
-#endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
      * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
-     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
+     * once (ssmc_cn4_pair: in lockstep on AVX-512). */
     const int half = (hi - lo + 1) / 2;
 #define SSMC_TILE(J, P, R, T)                                                                          \
   const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
@@ -204,13 +194,9 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
   float scratch[4 * 8];
   const float *xr = NULL;
 #if SSMC_X86 == 512 || SSMC_NEON
-  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 8 + 48];
   int have1 = 0;
-#endif
-#if SSMC_X86 == 512
-  float xr2[2 * 8 + 16];
-  int have2 = 0;
 #endif
   for (int sg = 0; sg < 2; sg++) {
     const ssmc_seg *s = &segs_w5[sg];
@@ -222,17 +208,11 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
       xr = xr1;
     }
 #endif
-#if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
-      if (!have2) ssmc_expand_x2(a->x, 8, xr2), have2 = 1;
-      xr = xr2;
-    }
-#endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
      * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
-     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
+     * once (ssmc_cn4_pair: in lockstep on AVX-512). */
     const int half = (hi - lo + 1) / 2;
 #define SSMC_TILE(J, P, R, T)                                                                          \
   const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
@@ -299,13 +279,9 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
   float scratch[4 * 1];
   const float *xr = NULL;
 #if SSMC_X86 == 512 || SSMC_NEON
-  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 1 + 48];
   int have1 = 0;
-#endif
-#if SSMC_X86 == 512
-  float xr2[2 * 1 + 16];
-  int have2 = 0;
 #endif
   for (int sg = 0; sg < 8; sg++) {
     const ssmc_seg *s = &segs_w6[sg];
@@ -317,17 +293,11 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
       xr = xr1;
     }
 #endif
-#if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
-      if (!have2) ssmc_expand_x2(a->x, 1, xr2), have2 = 1;
-      xr = xr2;
-    }
-#endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
      * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
-     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
+     * once (ssmc_cn4_pair: in lockstep on AVX-512). */
     const int half = (hi - lo + 1) / 2;
 #define SSMC_TILE(J, P, R, T)                                                                          \
   const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
@@ -394,13 +364,9 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
   float scratch[4 * 8];
   const float *xr = NULL;
 #if SSMC_X86 == 512 || SSMC_NEON
-  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 8 + 48];
   int have1 = 0;
-#endif
-#if SSMC_X86 == 512
-  float xr2[2 * 8 + 16];
-  int have2 = 0;
 #endif
   for (int sg = 0; sg < 4; sg++) {
     const ssmc_seg *s = &segs_w10[sg];
@@ -412,17 +378,11 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
       xr = xr1;
     }
 #endif
-#if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
-      if (!have2) ssmc_expand_x2(a->x, 8, xr2), have2 = 1;
-      xr = xr2;
-    }
-#endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
      * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
-     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
+     * once (ssmc_cn4_pair: in lockstep on AVX-512). */
     const int half = (hi - lo + 1) / 2;
 #define SSMC_TILE(J, P, R, T)                                                                          \
   const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
@@ -489,13 +449,9 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
   float scratch[4 * 4];
   const float *xr = NULL;
 #if SSMC_X86 == 512 || SSMC_NEON
-  /* x prepared for the n = 1 (and on AVX-512 n = 2) decode tiles, once per call and n. */
+  /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 4 + 48];
   int have1 = 0;
-#endif
-#if SSMC_X86 == 512
-  float xr2[2 * 4 + 16];
-  int have2 = 0;
 #endif
   for (int sg = 0; sg < 6; sg++) {
     const ssmc_seg *s = &segs_w0[sg];
@@ -507,17 +463,11 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
       xr = xr1;
     }
 #endif
-#if SSMC_X86 == 512
-    if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 2) {
-      if (!have2) ssmc_expand_x2(a->x, 4, xr2), have2 = 1;
-      xr = xr2;
-    }
-#endif
     /* Tiles of the two halves of the range in turn: two sequential streams, which the
      * hardware prefetchers serve better than one (as for the dense rows, ssmc_dot2);
      * measured on Zen 4, 1 thread, f16 tiles from DRAM: n = 2 74-87% -> 84-100% of the
      * dense rows' bandwidth, n = 1 71 -> 79%. Decode takes a full tile of each half at
-     * once (ssmc_cn4_pair: n = 1 reads the two in lockstep). */
+     * once (ssmc_cn4_pair: in lockstep on AVX-512). */
     const int half = (hi - lo + 1) / 2;
 #define SSMC_TILE(J, P, R, T)                                                                          \
   const int R = s->row + 4 * ((J) - s->tile0), T = s->row + s->rows - R < 4 ? s->row + s->rows - R : 4; \
