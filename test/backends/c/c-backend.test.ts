@@ -25,6 +25,10 @@ import { annotateCn4, differential, expectRejectsOutOfVocab, outDir, QEMU, relEr
 
 const F32_TOL = 1e-5;
 const FIXTURE = join(fixturesDir(), 'mamba-shakespeare-s');
+// d_model 150 (37 groups + 2 tail columns) and d_inner 300 (75 groups): for n = 2 two
+// chunks of 32 groups and one of 11 (an odd group left for the masked half step), for
+// n = 1 and 3 one chunk of 64 and one of 11 (3 groups past the 4-group steps).
+const CHUNKED = { dModel: 150, nLayer: 1, vocabSize: 11, dState: 3, dConv: 3, expand: 2, dInner: 300, dtRank: 5, tiedHead: false, convBias: true, projBias: true, normEps: 1e-5 };
 const open: ModelRunner[] = [];
 afterAll(() => open.forEach((r) => r.close()));
 
@@ -139,13 +143,10 @@ describe('C backend (native, NEON through SIMDe)', () => {
   });
 
   it('equals the interpreter with tiles of several chunks and a partial last chunk, every n, rows grouped by n', () => {
-    // d_model 150 (37 groups + 2 tail columns) and d_inner 300 (75 groups): for n = 2 two
-    // chunks of 32 groups and one of 11 (an odd group left for the masked half step), for
-    // n = 1 and 3 one chunk of 64 and one of 11 (3 groups past the 4-group steps). After
-    // reorder-weights the rows of each n are whole tiles of 4, so decode takes the
-    // AVX-512 and (through SIMDe) the NEON tile kernels, not the scalar reference.
-    const config = { dModel: 150, nLayer: 1, vocabSize: 11, dState: 3, dConv: 3, expand: 2, dInner: 300, dtRank: 5, tiedHead: false, convBias: true, projBias: true, normEps: 1e-5 };
-    const base = buildMambaGraph(randomCheckpoint(config, 5), { mode: 'decode' });
+    // CHUNKED's tiles span several chunks. After reorder-weights the rows of each n are
+    // whole tiles of 4, so decode takes the AVX-512 and (through SIMDe) the NEON tile
+    // kernels, not the scalar reference.
+    const base = buildMambaGraph(randomCheckpoint(CHUNKED, 5), { mode: 'decode' });
     const tokens = Int32Array.from([3, 7, 1, 10, 0, 4, 9, 2, 8, 5, 6, 3, 1, 7, 2, 9, 4, 0, 10]);
     for (const n of [1, 2, 3, undefined]) {
       const pruned = new PassManager('reorder-weights').run(annotateCn4(base, 17 + (n ?? 9), n)).graph;
@@ -184,8 +185,7 @@ describe('C backend (aarch64 build under qemu-user)', () => {
     expect(toolExists('clang'), 'clang missing: run npm run setup').toBe(true);
     const arm = { arch: 'aarch64', cc: 'clang --target=aarch64-linux-gnu', cflags: ['-Werror'], output: 'ssmc_driver.clang' } as const;
     const fixture = annotateCn4(buildMambaGraph(loadCheckpoint(FIXTURE), { mode: 'decode' }), 23);
-    const config = { dModel: 150, nLayer: 1, vocabSize: 11, dState: 3, dConv: 3, expand: 2, dInner: 300, dtRank: 5, tiedHead: false, convBias: true, projBias: true, normEps: 1e-5 };
-    const chunks = new PassManager('reorder-weights').run(annotateCn4(buildMambaGraph(randomCheckpoint(config, 6), { mode: 'decode' }), 29)).graph;
+    const chunks = new PassManager('reorder-weights').run(annotateCn4(buildMambaGraph(randomCheckpoint(CHUNKED, 6), { mode: 'decode' }), 29)).graph;
     const cases: Array<[Graph, Int32Array]> = [
       [fixture, Int32Array.from(new TextEncoder().encode('PETRUCHIO:\nI say it is the moon.'))],
       [chunks, Int32Array.from([3, 7, 1, 10, 0, 4, 9, 2, 8, 5, 6, 3, 1, 7, 2, 9, 4, 0])],
