@@ -144,14 +144,14 @@ describe('C backend (native, NEON through SIMDe)', () => {
 
   it('equals the interpreter with tiles of several chunks and a partial last chunk, every n, rows grouped by n', () => {
     // CHUNKED's tiles span several chunks. After reorder-weights the rows of each n are
-    // whole tiles of 4, so decode takes the AVX-512 and (through SIMDe) the NEON tile
-    // kernels, not the scalar reference.
+    // whole tiles of 4, so decode takes the AVX-512, AVX2 and (through SIMDe) the NEON
+    // tile kernels, not the scalar reference.
     const base = buildMambaGraph(randomCheckpoint(CHUNKED, 5), { mode: 'decode' });
     const tokens = Int32Array.from([3, 7, 1, 10, 0, 4, 9, 2, 8, 5, 6, 3, 1, 7, 2, 9, 4, 0, 10]);
     for (const n of [1, 2, 3, undefined]) {
       const pruned = new PassManager('reorder-weights').run(annotateCn4(base, 17 + (n ?? 9), n)).graph;
       for (const graph of [pruned, castWeights(pruned, 'f16')]) {
-        for (const cflags of [[], ['-DSSMC_NO_X86']]) {
+        for (const cflags of [[], ['-mno-avx512f'], ['-DSSMC_NO_X86']]) {
           const c = runner(build(graph, { cflags }, 16));
           differential(c, new InterpRunner(graph), tokens, F32_TOL);
           c.close();

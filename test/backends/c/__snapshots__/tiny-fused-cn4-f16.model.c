@@ -108,7 +108,7 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 4];
   const float *xr = NULL;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
   /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 4 + 48];
   int have1 = 0;
@@ -117,7 +117,7 @@ static void k0_linear_cn4(const void *arg, int r0, int r1) {
     const ssmc_seg *s = &segs_w2[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
     if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
       if (!have1) ssmc_expand_x1(a->x, 4, xr1), have1 = 1;
       xr = xr1;
@@ -193,7 +193,7 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 8];
   const float *xr = NULL;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
   /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 8 + 48];
   int have1 = 0;
@@ -202,7 +202,7 @@ static void k1_linear_cn4(const void *arg, int r0, int r1) {
     const ssmc_seg *s = &segs_w5[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
     if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
       if (!have1) ssmc_expand_x1(a->x, 8, xr1), have1 = 1;
       xr = xr1;
@@ -278,7 +278,7 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 1];
   const float *xr = NULL;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
   /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 1 + 48];
   int have1 = 0;
@@ -287,7 +287,7 @@ static void k2_linear_cn4(const void *arg, int r0, int r1) {
     const ssmc_seg *s = &segs_w6[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
     if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
       if (!have1) ssmc_expand_x1(a->x, 1, xr1), have1 = 1;
       xr = xr1;
@@ -363,7 +363,7 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 8];
   const float *xr = NULL;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
   /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 8 + 48];
   int have1 = 0;
@@ -372,7 +372,7 @@ static void k3_linear_cn4(const void *arg, int r0, int r1) {
     const ssmc_seg *s = &segs_w10[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
     if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
       if (!have1) ssmc_expand_x1(a->x, 8, xr1), have1 = 1;
       xr = xr1;
@@ -448,7 +448,7 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
 #endif
   float scratch[4 * 4];
   const float *xr = NULL;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
   /* x prepared for the n = 1 decode tiles, once per call. */
   float xr1[3 * 4 + 48];
   int have1 = 0;
@@ -457,7 +457,7 @@ static void k4_linear_cn4(const void *arg, int r0, int r1) {
     const ssmc_seg *s = &segs_w0[sg];
     const int ntile = (s->rows + 3) / 4;
     const int lo = s->tile0 > j0 ? s->tile0 : j0, hi = s->tile0 + ntile < j1 ? s->tile0 + ntile : j1;
-#if SSMC_X86 == 512 || SSMC_NEON
+#if SSMC_X86 || SSMC_NEON
     if (a->T == 1 && lo < hi && s->rows >= 4 && s->n == 1) {
       if (!have1) ssmc_expand_x1(a->x, 4, xr1), have1 = 1;
       xr = xr1;
